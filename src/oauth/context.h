@@ -1,0 +1,22 @@
+/*
+ * What every endpoint reads: the settings, the store, the in-memory view
+ * of it and the authentication throttle. tokend.c builds it once at
+ * start-up; endpoints only read it (the subsystems guard their own state).
+ */
+#ifndef TOKEND_OAUTH_CONTEXT_H
+#define TOKEND_OAUTH_CONTEXT_H
+
+#include "cache/view.h"
+#include "config/settings.h"
+#include "store/store.h"
+
+struct throttle;
+
+struct oauth_context {
+    const struct settings *settings;
+    struct store *store;
+    struct view *view;
+    struct throttle *throttle; /* NULL when throttling is off */
+};
+
+#endif

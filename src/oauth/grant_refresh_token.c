@@ -1,0 +1,154 @@
+/*
+ * The refresh_token grant. The token itself is authenticated (HMAC) and
+ * carries its family and generation; the store holds only each family's
+ * rotation state, which store_family_rotate moves atomically and durably
+ * before the new tokens go out. Presenting a used generation revokes the
+ * whole family (RFC 9700 §4.14.2): either the client or an attacker holds
+ * a stolen copy, and we cannot tell which.
+ */
+#include "oauth/grant.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "log/log.h"
+#include "oauth/error.h"
+#include "oauth/scope.h"
+#include "oauth/token_response.h"
+
+static void
+respond_store_failure(struct http_request *request,
+                      struct http_response *response, int error)
+{
+    if (error == -EAGAIN) {
+        oauth_error_respond(request, response, OAUTH_TEMPORARILY_UNAVAILABLE,
+                            "the token store is unavailable; retry");
+        http_response_add_header(response, "Retry-After", "1");
+        return;
+    }
+    oauth_error_respond(request, response, OAUTH_SERVER_ERROR,
+                        "the refresh could not be recorded");
+}
+
+/* Checks everything that needs no store access. Returns 0, or writes the
+ * error answer and returns -EINVAL. */
+static int
+check_token(const struct view_snapshot *snapshot,
+            struct http_request *request, const char *text,
+            const struct store_client *client, struct refresh_token *token,
+            struct http_response *response)
+{
+    const struct keyring *keyring = view_keyring(snapshot);
+    const char *problem = NULL;
+
+    if (text == NULL) {
+        oauth_error_respond(request, response, OAUTH_INVALID_REQUEST,
+                            "refresh_token is missing");
+        return -EINVAL;
+    }
+
+    if (refresh_token_parse(keyring_refresh_token_key(keyring), text,
+                            strlen(text), token) < 0)
+        problem = "malformed";
+    else if (strcmp(token->client_id, client->id) != 0)
+        problem = "other_client";
+    else if (token->expires_at <= (int64_t)time(NULL))
+        problem = "expired";
+    else if (token_is_revoked_by_client(client, token->issued_at))
+        problem = "client_tokens_revoked";
+
+    if (problem == NULL)
+        return 0;
+    request->log_reason = problem;
+    oauth_error_respond(request, response, OAUTH_INVALID_GRANT,
+                        "the refresh token is invalid, expired or revoked");
+    return -EINVAL;
+}
+
+static int
+check_scope(struct http_request *request, const struct form *form,
+            const struct refresh_token *token, const char **scope,
+            struct http_response *response)
+{
+    const char *requested = form_get(form, "scope");
+
+    *scope = token->scope;
+    if (requested == NULL)
+        return 0;
+
+    /* RFC 6749 §6: a refresh may narrow the scope, never widen it. */
+    if (!scope_is_valid(requested) ||
+        !scope_is_subset(requested, token->scope)) {
+        oauth_error_respond(request, response, OAUTH_INVALID_SCOPE,
+                            "the scope exceeds the original grant");
+        return -EINVAL;
+    }
+    *scope = requested;
+    return 0;
+}
+
+static void
+log_reuse(const struct http_request *request, const struct refresh_token *token)
+{
+    char family[REFRESH_FAMILY_ID_SIZE * 2 + 1];
+
+    sodium_bin2hex(family, sizeof(family), token->family_id,
+                   sizeof(token->family_id));
+    log_write(LOG_NOTICE, "refresh token reused, family revoked",
+              "request_id=%s client_id=%s family=%s generation=%" PRIu32,
+              request->request_id, token->client_id, family,
+              token->generation);
+}
+
+void
+grant_refresh_token(struct oauth_context *context,
+                    const struct view_snapshot *snapshot,
+                    struct http_request *request, const struct form *form,
+                    const struct store_client *client,
+                    struct http_response *response)
+{
+    struct refresh_token token;
+    struct token_grant grant;
+    enum store_rotation rotation;
+    const char *scope;
+    int64_t expires_at;
+    int error;
+
+    if (check_token(snapshot, request, form_get(form, "refresh_token"),
+                    client, &token, response) < 0)
+        return;
+    if (check_scope(request, form, &token, &scope, response) < 0)
+        return;
+
+    expires_at = token_issued_at(client, (int64_t)time(NULL)) +
+                 context->settings->refresh_token_ttl;
+    error = store_family_rotate(context->store, token.family_id, client->id,
+                                token.generation, expires_at, &rotation);
+    if (error < 0) {
+        respond_store_failure(request, response, error);
+        return;
+    }
+    if (rotation != STORE_ROTATED) {
+        if (rotation == STORE_REUSED)
+            log_reuse(request, &token);
+        request->log_reason =
+            rotation == STORE_REUSED ? "reused" : "family_revoked";
+        oauth_error_respond(request, response, OAUTH_INVALID_GRANT,
+                            "the refresh token is invalid, expired or "
+                            "revoked");
+        return;
+    }
+
+    grant = (struct token_grant){
+        .client = client,
+        .scope = scope,
+        .scope_requested = form_get(form, "scope") != NULL,
+        .family_id = token.family_id,
+        .generation = token.generation + 1,
+    };
+    token_response_issue(context, snapshot, request, response, &grant);
+}
