@@ -11,6 +11,8 @@
 #define SIGNING_KEY_ID_SIZE 64
 /* A JWS signature: r||s for ES256, the Ed25519 signature for EdDSA. */
 #define SIGNATURE_SIZE 64
+/* Room for the longest JWK signing_key_format_jwk writes, and a NUL. */
+#define SIGNING_KEY_JWK_SIZE 320
 
 enum signing_algorithm {
     SIGNING_ES256,
@@ -27,11 +29,15 @@ const char *signing_algorithm_name(enum signing_algorithm algorithm);
 int signing_key_generate(enum signing_algorithm algorithm,
                          struct signing_key **out);
 
-/* Writes the private key's bytes (for sealing into the store). */
+/* Writes the private key's bytes (for sealing into the store; at most 160
+ * bytes); -ENOSPC when size is too small. Wipe them after use. */
 int signing_key_export(const struct signing_key *key, unsigned char *out,
                        size_t size, size_t *length);
 
-/* Rebuilds a key from signing_key_export's bytes. -EINVAL: not a key. */
+/* Rebuilds a key from signing_key_export's bytes: for ES256 the DER SEC1
+ * ECPrivateKey of a P-256 key (RFC 5915), for EdDSA the 32-byte Ed25519
+ * seed. key_id is 1 to 63 URL-safe characters (A-Z a-z 0-9 - . _ ~).
+ * -EINVAL: not such a key, or not such an ID. */
 int signing_key_import(enum signing_algorithm algorithm, const char *key_id,
                        const unsigned char *private_key, size_t length,
                        struct signing_key **out);
