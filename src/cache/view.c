@@ -60,7 +60,9 @@ collect(struct collector *collector, const void *item)
 {
     if (collector->count == collector->capacity) {
         size_t capacity = collector->capacity ? collector->capacity * 2 : 64;
-        void *items = realloc(collector->items, capacity * collector->item_size);
+        void *items;
+
+        items = realloc(collector->items, capacity * collector->item_size);
 
         if (items == NULL)
             return -ENOMEM;

@@ -34,15 +34,15 @@ scope_is_valid(const char *scope)
 }
 
 static bool
-contains_token(const char *scope, const char *token, size_t length)
+contains_word(const char *scope, const char *word, size_t length)
 {
     const char *cursor = scope;
 
     while (*cursor) {
         const char *end = strchr(cursor, ' ');
-        size_t token_length = end ? (size_t)(end - cursor) : strlen(cursor);
+        size_t word_length = end ? (size_t)(end - cursor) : strlen(cursor);
 
-        if (token_length == length && memcmp(cursor, token, length) == 0)
+        if (word_length == length && strncmp(cursor, word, length) == 0)
             return true;
         if (end == NULL)
             break;
@@ -60,7 +60,7 @@ scope_is_subset(const char *requested, const char *allowed)
         const char *end = strchr(cursor, ' ');
         size_t length = end ? (size_t)(end - cursor) : strlen(cursor);
 
-        if (length > 0 && !contains_token(allowed, cursor, length))
+        if (length > 0 && !contains_word(allowed, cursor, length))
             return false;
         if (end == NULL)
             break;
@@ -72,5 +72,5 @@ scope_is_subset(const char *requested, const char *allowed)
 bool
 scope_contains(const char *scope, const char *one)
 {
-    return contains_token(scope, one, strlen(one));
+    return contains_word(scope, one, strlen(one));
 }
