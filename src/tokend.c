@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "cache/cleanup.h"
+#include "cache/verified_tokens.h"
 #include "cache/view.h"
 #include "config/settings.h"
 #include "http/server.h"
@@ -31,6 +32,7 @@ struct daemon_parts {
     struct view *view;
     struct throttle *throttle;
     struct cleanup *cleanup;
+    struct verified_tokens *verified_tokens;
     struct http_server *server;
 };
 
@@ -134,6 +136,9 @@ start(const struct settings *settings, struct oauth_context *context,
     if (throttle_new(settings->auth_failure_limit,
                      settings->auth_failure_window, &parts->throttle) < 0)
         return fail_start("cannot start", "out of memory");
+    if (verified_tokens_new((size_t)settings->verified_token_cache,
+                            &parts->verified_tokens) < 0)
+        return fail_start("cannot start", "out of memory");
     if (cleanup_start(parts->store, settings->cleanup_interval,
                       settings->cleanup_batch, &parts->cleanup) < 0)
         return fail_start("cannot start", "cleanup thread");
@@ -143,6 +148,7 @@ start(const struct settings *settings, struct oauth_context *context,
         .store = parts->store,
         .view = parts->view,
         .throttle = parts->throttle,
+        .verified_tokens = parts->verified_tokens,
     };
     return start_server(settings, context, &parts->server);
 }
@@ -156,6 +162,7 @@ stop(const struct settings *settings, struct daemon_parts *parts)
     cleanup_stop(parts->cleanup);
     view_close(parts->view);
     throttle_free(parts->throttle);
+    verified_tokens_free(parts->verified_tokens);
     if (parts->store != NULL)
         store_close(parts->store);
 }

@@ -84,6 +84,10 @@ static const struct setting setting_table[] = {
     INTEGER("auth-failure-window", "TOKEND_AUTH_FAILURE_WINDOW",
             auth_failure_window, "60", 1, 86400,
             "seconds over which failed authentications are counted"),
+    INTEGER("verified-token-cache", "TOKEND_VERIFIED_TOKEN_CACHE",
+            verified_token_cache, "4096", 0, 1048576,
+            "access tokens whose signature check is remembered; 0 checks "
+            "every time"),
 };
 
 #define SETTING_COUNT (sizeof(setting_table) / sizeof(setting_table[0]))

@@ -34,6 +34,7 @@ struct settings {
     int64_t shutdown_grace;
     int64_t auth_failure_limit;
     int64_t auth_failure_window;
+    int64_t verified_token_cache;
 };
 
 /*

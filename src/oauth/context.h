@@ -11,12 +11,14 @@
 #include "store/store.h"
 
 struct throttle;
+struct verified_tokens;
 
 struct oauth_context {
     const struct settings *settings;
     struct store *store;
     struct view *view;
     struct throttle *throttle; /* NULL when throttling is off */
+    struct verified_tokens *verified_tokens; /* NULL: no cache */
 };
 
 #endif
