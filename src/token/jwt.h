@@ -45,7 +45,8 @@ struct jwt_decoded {
 void jwt_new_token_id(char out[JWT_TOKEN_ID_SIZE]);
 
 /* Signs claims with key into out; returns the token's length, -ENOSPC when
- * out is too small, -EINVAL when a claim is too long. */
+ * out is too small, -EINVAL when a claim fills its field without a NUL, is
+ * not UTF-8, or makes the token longer than JWT_MAX_LENGTH. */
 int jwt_sign(const struct signing_key *key,
              const struct access_token_claims *claims, char *out,
              size_t size);

@@ -30,7 +30,10 @@ struct refresh_token {
 /* Fills family_id with random bytes for a new family. */
 void refresh_token_new_family(unsigned char family_id[REFRESH_FAMILY_ID_SIZE]);
 
-/* Writes the token text; returns its length, or -ENOSPC. */
+/* Writes the token text (base64url, at most REFRESH_TOKEN_MAX_LENGTH
+ * characters, and a NUL); returns its length. -ENOSPC: out is too small;
+ * -EINVAL: a time before 1970 or from 2^40 seconds on, or a client ID or
+ * scope that fills its field without a NUL. */
 int refresh_token_format(const unsigned char key[REFRESH_TOKEN_KEY_SIZE],
                          const struct refresh_token *token, char *out,
                          size_t size);

@@ -51,11 +51,13 @@ enum signing_algorithm signing_key_algorithm(const struct signing_key *key);
 int signing_key_format_jwk(const struct signing_key *key, char *out,
                            size_t size);
 
-/* Signs data; signature receives SIGNATURE_SIZE bytes. */
+/* Signs data; signature receives SIGNATURE_SIZE bytes. -ENOMEM or -EIO
+ * when OpenSSL fails. */
 int signing_key_sign(const struct signing_key *key, const void *data,
                      size_t length, unsigned char signature[SIGNATURE_SIZE]);
 
-/* 0 when signature is valid for data, -EBADMSG otherwise. */
+/* 0 when signature is valid for data, -EBADMSG otherwise (-ENOMEM when a
+ * context cannot be made). */
 int signing_key_verify(const struct signing_key *key, const void *data,
                        size_t length, const unsigned char *signature,
                        size_t signature_length);
