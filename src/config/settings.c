@@ -50,8 +50,8 @@ static const struct setting setting_table[] = {
          "ES256", "algorithm of a new signing key: ES256 or EdDSA"),
     TEXT("master-key-file", "TOKEND_MASTER_KEY_FILE", master_key_file, "",
          "file holding the 64-hex-character key that seals stored keys; "
-         "TOKEND_MASTER_KEY gives the key itself; SQLite default: the "
-         "store's path + .master-key"),
+         "TOKEND_MASTER_KEY gives the key itself; with SQLite, when neither "
+         "is given, the key file sits beside the store as PATH.master-key"),
     TEXT("log-level", "TOKEND_LOG_LEVEL", log_level, "info",
          "error, warn, notice, info or debug"),
     INTEGER("access-token-ttl", "TOKEND_ACCESS_TOKEN_TTL", access_token_ttl,
@@ -234,6 +234,30 @@ settings_load(struct settings *settings, int argc, char **argv, FILE *out,
     return derive_defaults(settings, err);
 }
 
+/* Prints text word-wrapped to fit 80 columns after the indent. */
+static void
+print_wrapped(FILE *out, const char *text, int indent)
+{
+    const int width = 78 - indent;
+
+    while (*text) {
+        int length = (int)strlen(text);
+        int cut = length;
+
+        if (length > width) {
+            cut = width;
+            while (cut > 0 && text[cut] != ' ')
+                cut--;
+            if (cut == 0)
+                cut = width;
+        }
+        fprintf(out, "%*s%.*s\n", indent, "", cut, text);
+        text += cut;
+        while (*text == ' ')
+            text++;
+    }
+}
+
 void
 settings_print_help(FILE *out)
 {
@@ -244,8 +268,9 @@ settings_print_help(FILE *out)
     for (size_t i = 0; i < SETTING_COUNT; i++) {
         const struct setting *setting = &setting_table[i];
 
-        fprintf(out, "  --%s (%s)\n      %s\n      default: %s",
-                setting->flag, setting->variable, setting->help,
+        fprintf(out, "  --%s (%s)\n", setting->flag, setting->variable);
+        print_wrapped(out, setting->help, 6);
+        fprintf(out, "      default: %s",
                 setting->default_value[0] ? setting->default_value
                                           : "(derived)");
         if (setting->type == SETTING_INTEGER)
