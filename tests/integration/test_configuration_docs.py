@@ -26,7 +26,7 @@ class ConfigurationDocs(unittest.TestCase):
         rows = {}
         for line in doc.splitlines():
             cells = [c.strip().strip("`") for c in line.split("|")]
-            if len(cells) > 4 and cells[1].startswith("--"):
+            if len(cells) > 4 and re.match(r"--[a-z]", cells[1]):
                 rows[cells[1]] = cells
         for flag, variable, default in settings:
             with self.subTest(flag=flag):
