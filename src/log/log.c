@@ -86,6 +86,8 @@ log_write(enum log_level level, const char *message, const char *format, ...)
         va_end(arguments);
         if (written > 0)
             length += (size_t)written;
+        else
+            length--; /* no fields: drop the separating space */
     }
 
     /* A line cut at the buffer's end still ends with a newline. */
