@@ -17,6 +17,7 @@
 #define HTTP_RESPONSE_BODY_SIZE 16384
 #define HTTP_HEADER_VALUE_SIZE 512
 #define HTTP_MAX_HEADERS 8
+#define HTTP_TOKEN_ID_SIZE 32
 
 struct http_request {
     void *connection; /* the MHD connection; borrowed */
@@ -32,6 +33,11 @@ struct http_request {
     char log_client_id[HTTP_LOG_CLIENT_SIZE];
     const char *log_grant;  /* a static string or NULL */
     const char *log_reason; /* why a request failed; a static string */
+    /* An audit event that names this request's line instead of "request"
+     * (e.g. "token issued"), and the token ID it concerns: one line per
+     * request even when it issues a token. */
+    const char *log_event;
+    char log_token_id[HTTP_TOKEN_ID_SIZE];
 };
 
 struct http_header {

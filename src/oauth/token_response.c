@@ -131,10 +131,8 @@ token_response_issue(struct oauth_context *context,
     sodium_memzero(access_token, sizeof(access_token));
     sodium_memzero(refresh_text, sizeof(refresh_text));
 
-    log_write(LOG_INFO, "token issued",
-              "request_id=%s client_id=%s grant=%s token_id=%s "
-              "generation=%" PRIu32,
-              request->request_id, grant->client->id,
-              request->log_grant ? request->log_grant : "-", claims.token_id,
-              grant->generation);
+    request->log_event =
+        grant->generation == 0 ? "token issued" : "token refreshed";
+    text_copy(request->log_token_id, sizeof(request->log_token_id),
+              claims.token_id);
 }
