@@ -7,10 +7,14 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
+import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
+import unittest
 import urllib.parse
 
 TOKEND = os.environ.get("TOKEND_BIN", "build/tokend")
@@ -40,7 +44,8 @@ class Response:
 class Tokend:
     """One tokend process and its store in a temporary folder."""
 
-    def __init__(self, *args, db=None, env=None, folder=None):
+    def __init__(self, *args, db=None, env=None, folder=None,
+                 log_name="tokend.log"):
         self.folder = folder or tempfile.mkdtemp(prefix="tokend-test-")
         self.db = db or os.path.join(self.folder, "tokend.db")
         self.args = list(args)
@@ -50,19 +55,21 @@ class Tokend:
             self.env.update(env)
         self.process = None
         self.port = None
-        self.log_path = os.path.join(self.folder, "tokend.log")
+        self.log_path = os.path.join(self.folder, log_name)
 
     def start(self, timeout=10):
         has_listen = any(a.startswith("--listen") for a in self.args)
         listen = [] if has_listen else ["--listen", "127.0.0.1:0"]
         command = [TOKEND, "--db", self.db] + listen + self.args
         self.log_file = open(self.log_path, "ab")
+        # A restart appends to the same log: look past the earlier runs.
+        earlier = len(self.log_text())
         self.process = subprocess.Popen(command, stdout=self.log_file,
                                         stderr=self.log_file, env=self.env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             match = re.search(r'msg="tokend started".* port=(\d+)',
-                              self.log_text())
+                              self.log_text()[earlier:])
             if match:
                 self.port = int(match.group(1))
                 return self
@@ -138,11 +145,13 @@ class Tokend:
 
     # --- HTTP -------------------------------------------------------------
 
-    def request(self, method, path, body=None, headers=None, timeout=10):
+    def request(self, method, path, body=None, headers=None, timeout=10,
+                encode_chunked=False):
         connection = http.client.HTTPConnection("127.0.0.1", self.port,
                                                 timeout=timeout)
         try:
-            connection.request(method, path, body=body, headers=headers or {})
+            connection.request(method, path, body=body, headers=headers or {},
+                               encode_chunked=encode_chunked)
             answer = connection.getresponse()
             return Response(answer.status, answer.getheaders(), answer.read())
         finally:
@@ -170,6 +179,76 @@ class Tokend:
         return self.request(method, path,
                             headers={"Authorization": "Bearer " + access_token})
 
+    def issue(self, client, **fields):
+        """A client_credentials answer as a dict; raises unless 200."""
+        answer = self.token(client, **fields)
+        if answer.status != 200:
+            raise RuntimeError(f"token request failed: {answer!r}")
+        return answer.json()
+
+    def refresh(self, client, refresh_token, basic=False, **fields):
+        """The platform's documented refresh call: every field, the client's
+        credentials included, in the form body (unless basic=True)."""
+        fields["grant_type"] = "refresh_token"
+        fields["refresh_token"] = refresh_token
+        return self.token(client, basic=basic, **fields)
+
+    def revoke(self, client, token, **fields):
+        fields["token"] = token
+        return self.post_form("/v2/auth/revoke", fields,
+                              self.basic_auth(client))
+
+    def introspect(self, client, token, **fields):
+        fields["token"] = token
+        return self.post_form("/v2/auth/introspect", fields,
+                              self.basic_auth(client))
+
+    def check(self, access_token, scope=None):
+        path = "/v2/auth/check"
+        if scope is not None:
+            path += "?" + urllib.parse.urlencode({"scope": scope})
+        return self.bearer("GET", path, access_token)
+
+    def jwks(self):
+        return self.request("GET", "/.well-known/jwks.json").json()
+
+    @staticmethod
+    def basic_auth(client):
+        """The Authorization header of client, as a headers dict."""
+        if client is None:
+            return {}
+        return {"Authorization": basic_header(client["client_id"],
+                                              client["client_secret"])}
+
+    # --- the log and the store ---------------------------------------------
+
+    def log_records(self):
+        """Every logfmt line of the log, each as a dict of its fields."""
+        return [parse_logfmt(line) for line in self.log_text().splitlines()
+                if line.startswith("time=")]
+
+    def log_records_where(self, **fields):
+        return [record for record in self.log_records()
+                if all(record.get(key) == value
+                       for key, value in fields.items())]
+
+    @property
+    def configured_issuer(self):
+        """The issuer tokend says it uses, from its start line."""
+        record = self.log_records_where(msg="tokend started")[-1]
+        return record["issuer"]
+
+    def row_count(self, table, where="1"):
+        """Rows of a store table, read through a read-only connection (the
+        store is in WAL mode, so this never blocks tokend's writers)."""
+        connection = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True,
+                                     timeout=5)
+        try:
+            return connection.execute(
+                f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0]
+        finally:
+            connection.close()
+
 
 def basic_header(user, password):
     """RFC 6749 §2.3.1: form-encode both parts, then base64."""
@@ -178,9 +257,115 @@ def basic_header(user, password):
     return "Basic " + base64.b64encode(pair.encode()).decode()
 
 
+def parse_logfmt(line):
+    """The key=value fields of one logfmt line; quoted values unescaped."""
+    fields = {}
+    for match in LOGFMT_FIELD.finditer(line):
+        value = match.group(2)
+        if value.startswith('"'):
+            value = re.sub(r'\\(.)', r'\1', value[1:-1])
+        fields[match.group(1)] = value
+    return fields
+
+
+LOGFMT_FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def wait_until(predicate, timeout=1.0, interval=0.01):
+    """Polls predicate until it returns something true or timeout seconds
+    pass. Returns (the last value, seconds waited)."""
+    started = time.monotonic()
+    while True:
+        value = predicate()
+        elapsed = time.monotonic() - started
+        if value or elapsed >= timeout:
+            return value, elapsed
+        time.sleep(interval)
+
+
+def free_port():
+    """A loopback port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def jwt_parts(token):
     """The decoded header and claims of a JWT, without verification."""
     def decode(part):
         return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     header, claims, _ = token.split(".")
     return decode(header), decode(claims)
+
+
+def remove_test_folder(folder):
+    """Deletes a test's store and log, unless TOKEND_KEEP_TEST_FILES is set
+    (to read the log of a failed run)."""
+    if not os.environ.get("TOKEND_KEEP_TEST_FILES"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class TokendTestCase(unittest.TestCase):
+    """Assertions the integration tests share, and tokend processes that
+    stop when the test (or the class) ends."""
+
+    def start_tokend(self, *args, **options):
+        tokend = Tokend(*args, **options)
+        if "folder" not in options:
+            self.addCleanup(remove_test_folder, tokend.folder)
+        self.addCleanup(tokend.stop)
+        return tokend.start()
+
+    @classmethod
+    def start_class_tokend(cls, *args, **options):
+        tokend = Tokend(*args, **options)
+        if "folder" not in options:
+            cls.addClassCleanup(remove_test_folder, tokend.folder)
+        cls.addClassCleanup(tokend.stop)
+        return tokend.start()
+
+    def assert_no_store(self, response):
+        self.assertEqual(response.header("Cache-Control"), "no-store",
+                         response)
+        self.assertEqual(response.header("Pragma"), "no-cache", response)
+
+    def assert_oauth_error(self, response, status, error):
+        """The RFC 6749 §5.2 body and the platform's envelope together."""
+        self.assertEqual(response.status, status, response)
+        body = response.json()
+        self.assertEqual(body["error"], error, body)
+        self.assertIsInstance(body.get("error_description"), str, body)
+        self.assertEqual(body["code"], error, body)
+        self.assertIsInstance(body.get("message"), str, body)
+        self.assertTrue(response.header("X-Request-Id"), response.headers)
+        self.assertEqual(body["requestId"], response.header("X-Request-Id"))
+        self.assert_no_store(response)
+        return body
+
+    def assert_invalid_client(self, response):
+        body = self.assert_oauth_error(response, 401, "invalid_client")
+        self.assertRegex(response.header("WWW-Authenticate") or "",
+                         r'^Basic realm="[^"]+"')
+        return body
+
+    def assert_bearer_refused(self, response, error="invalid_token"):
+        """401 with an RFC 6750 §3 challenge; error=None for a request
+        that carried no token at all (§3.1: then no error code)."""
+        self.assertEqual(response.status, 401, response)
+        challenge = response.header("WWW-Authenticate") or ""
+        self.assertRegex(challenge, r'^Bearer realm="[^"]+"')
+        if error is None:
+            self.assertNotIn("error=", challenge)
+        else:
+            self.assertIn(f'error="{error}"', challenge)
+        return challenge
+
+    def assert_not_logged(self, tokend, secrets):
+        """None of the secrets or tokens appears anywhere in the log."""
+        log = tokend.log_text()
+        for secret in secrets:
+            self.assertTrue(secret)
+            self.assertNotIn(secret, log)
+            # A token's signature alone must not leak either.
+            if secret.count(".") == 2:
+                self.assertNotIn(secret.rsplit(".", 1)[1], log)
