@@ -10,7 +10,7 @@ BUILD_PACKAGES = gcc make cmake pkg-config libmicrohttpd-dev libssl-dev \
 	libsodium-dev libsqlite3-dev libpq-dev libjansson-dev libcmocka-dev \
 	libcurl4-openssl-dev curl
 TEST_PACKAGES = python3 python3-requests python3-requests-oauthlib \
-	python3-authlib nodejs npm nginx postgresql sqlite3 clang \
+	python3-authlib nginx postgresql sqlite3 clang \
 	libclang-rt-14-dev valgrind
 
 .PHONY: all build deps test-deps run test test-sanitize test-clang lint \
