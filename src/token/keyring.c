@@ -257,6 +257,7 @@ keyring_load(struct store *store,
              enum signing_algorithm algorithm, int64_t now,
              int64_t keep_retired, struct keyring **out)
 {
+    int64_t oldest_retired = now - keep_retired;
     struct keyring *keyring;
     int error;
 
@@ -268,24 +269,22 @@ keyring_load(struct store *store,
 
     error = server_secret_load(store, master_key, SECRET_HASH_KEY_NAME,
                                keyring->secret_hash_key);
-    if (error != 0)
-        goto fail;
-    error = server_secret_load(store, master_key, REFRESH_TOKEN_KEY_NAME,
-                               keyring->refresh_token_key);
-    if (error != 0)
-        goto fail;
-    error = keyring_load_keys(keyring, store, master_key, now - keep_retired);
+    if (error == 0)
+        error = server_secret_load(store, master_key, REFRESH_TOKEN_KEY_NAME,
+                                   keyring->refresh_token_key);
+    if (error == 0)
+        error = keyring_load_keys(keyring, store, master_key, oldest_retired);
     if (error != 0)
         goto fail;
 
     /* No key signs: a first start, or every key was retired. Add one and
      * read them all again, so that instances doing this at the same time
-     * all pick the same newest key. */
+     * see each other's keys and pick one by the same rule. */
     if (keyring->signing == NULL) {
         error = key_create(store, master_key, algorithm, now);
         if (error == 0)
-            error = keyring_load_keys(keyring, store, master_key,
-                                      now - keep_retired);
+            error =
+                keyring_load_keys(keyring, store, master_key, oldest_retired);
         if (error == 0 && keyring->signing == NULL)
             error = -EIO;
         if (error != 0)

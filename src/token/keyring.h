@@ -23,7 +23,9 @@ struct keyring;
  * yet, creates them (a key of the given algorithm), so the first start of
  * any instance sets the store up. Keys retired before now - keep_retired
  * seconds are not loaded (their tokens have expired). -EBADMSG: the master
- * key does not open the stored keys. *out is the caller's.
+ * key does not open the stored keys; -EINVAL: a stored key of an algorithm
+ * this build does not know, or a stored value that is not a key; or the
+ * store's error. *out is the caller's.
  */
 int keyring_load(struct store *store,
                  const unsigned char master_key[MASTER_KEY_SIZE],
