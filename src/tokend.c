@@ -99,8 +99,17 @@ open_view(const struct settings *settings, struct store *store,
     return 0;
 }
 
+/* The default issuer names the listen address; with port 0 only the bound
+ * socket knows the port, so the issuer is settled here, before the first
+ * request is served. */
+static void
+settle_issuer(unsigned int port, void *settings)
+{
+    settings_apply_bound_port(settings, port);
+}
+
 static int
-start_server(const struct settings *settings, struct oauth_context *context,
+start_server(struct settings *settings, struct oauth_context *context,
              struct http_server **server)
 {
     struct http_server_options options = {
@@ -112,6 +121,8 @@ start_server(const struct settings *settings, struct oauth_context *context,
         .connection_timeout = (unsigned int)settings->connection_timeout,
         .max_body_size = (size_t)settings->max_body_size,
         .write_error = endpoint_write_error,
+        .on_bound = settle_issuer,
+        .on_bound_argument = settings,
         .context = context,
     };
     int error;
@@ -124,7 +135,7 @@ start_server(const struct settings *settings, struct oauth_context *context,
 }
 
 static int
-start(const struct settings *settings, struct oauth_context *context,
+start(struct settings *settings, struct oauth_context *context,
       struct daemon_parts *parts)
 {
     int error = store_open(settings->database, &parts->store);

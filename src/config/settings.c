@@ -205,7 +205,10 @@ derive_defaults(struct settings *settings, FILE *err)
 {
     char issuer[SETTINGS_TEXT_SIZE + 8];
 
-    if (settings->issuer[0] == '\0') {
+    settings->issuer_derived = settings->issuer[0] == '\0';
+    settings->audience_derived = settings->audience[0] == '\0';
+
+    if (settings->issuer_derived) {
         snprintf(issuer, sizeof(issuer), "http://%s", settings->listen);
         if (text_copy(settings->issuer, SETTINGS_TEXT_SIZE, issuer) < 0) {
             fprintf(err, "tokend: --listen is too long\n");
@@ -256,6 +259,24 @@ print_wrapped(FILE *out, const char *text, int indent)
         while (*text == ' ')
             text++;
     }
+}
+
+void
+settings_apply_bound_port(struct settings *settings, unsigned int port)
+{
+    char issuer[SETTINGS_TEXT_SIZE];
+    const char *colon = strrchr(settings->listen, ':');
+    int prefix;
+
+    if (!settings->issuer_derived || colon == NULL || strcmp(colon, ":0") != 0)
+        return;
+
+    prefix = (int)(colon - settings->listen);
+    snprintf(issuer, sizeof(issuer), "http://%.*s:%u", prefix,
+             settings->listen, port);
+    memcpy(settings->issuer, issuer, SETTINGS_TEXT_SIZE);
+    if (settings->audience_derived)
+        memcpy(settings->audience, issuer, SETTINGS_TEXT_SIZE);
 }
 
 void

@@ -35,6 +35,8 @@ struct settings {
     int64_t auth_failure_limit;
     int64_t auth_failure_window;
     int64_t verified_token_cache;
+    bool issuer_derived; /* from --listen, not given */
+    bool audience_derived;
 };
 
 /*
@@ -44,6 +46,10 @@ struct settings {
  */
 int settings_load(struct settings *settings, int argc, char **argv,
                   FILE *out, FILE *err);
+
+/* With port 0 in --listen, puts the port the socket was bound to into a
+ * derived issuer and audience. */
+void settings_apply_bound_port(struct settings *settings, unsigned int port);
 
 /* Prints the table of settings: flag, variable, default, bounds, help. */
 void settings_print_help(FILE *out);

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +27,14 @@
  * connection is closed instead, so a client cannot make us drain it. */
 #define OVERSIZE_DRAIN_FACTOR 16
 
+#define LISTEN_BACKLOG 1024
+
 struct http_server {
     struct MHD_Daemon *daemon;
     struct http_server_options options;
     atomic_int requests_in_flight;
     char request_id_prefix[9];
+    unsigned int port;
     atomic_uint_fast64_t request_count;
 };
 
@@ -442,25 +447,63 @@ resolve_listen(const char *listen, struct addrinfo **out)
     return 0;
 }
 
+/* Binds the listening socket ourselves, so that the caller learns the
+ * port before the first request can arrive. */
+static int
+bind_listener(const struct addrinfo *address, int *out)
+{
+    int listener;
+    int yes = 1;
+
+    listener = socket(address->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listener < 0)
+        return -errno;
+    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    if (address->ai_family == AF_INET6)
+        setsockopt(listener, IPPROTO_IPV6, IPV6_V6ONLY, &yes, sizeof(yes));
+
+    if (bind(listener, address->ai_addr, address->ai_addrlen) < 0 ||
+        listen(listener, LISTEN_BACKLOG) < 0) {
+        int error = -errno;
+        close(listener);
+        return error;
+    }
+    *out = listener;
+    return 0;
+}
+
+static unsigned int
+bound_port(int listener)
+{
+    struct sockaddr_storage address;
+    socklen_t length = sizeof(address);
+
+    if (getsockname(listener, (struct sockaddr *)&address, &length) < 0)
+        return 0;
+    if (address.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&address)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&address)->sin_port);
+}
+
 static struct MHD_Daemon *
-start_daemon(struct http_server *server, const struct addrinfo *address)
+start_daemon(struct http_server *server, int family, int listener)
 {
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                          MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     const struct http_server_options *options = &server->options;
 
-    if (address->ai_family == AF_INET6)
+    if (family == AF_INET6)
         flags |= MHD_USE_IPv6;
 
     return MHD_start_daemon(
         flags, 0, NULL, NULL, handle_access, server,
         MHD_OPTION_EXTERNAL_LOGGER, log_from_library, server,
-        MHD_OPTION_SOCK_ADDR, address->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
+        MHD_OPTION_LISTEN_SOCKET, listener, MHD_OPTION_THREAD_POOL_SIZE,
         options->threads > 1 ? options->threads : 0,
         MHD_OPTION_CONNECTION_LIMIT, options->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, options->connection_timeout,
         MHD_OPTION_NOTIFY_COMPLETED, handle_completed, server,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+        MHD_OPTION_END);
 }
 
 int
@@ -470,6 +513,7 @@ http_server_start(const struct http_server_options *options,
     struct http_server *server;
     struct addrinfo *address = NULL;
     unsigned char prefix[4];
+    int listener = -1;
     int error;
 
     server = calloc(1, sizeof(*server));
@@ -482,12 +526,18 @@ http_server_start(const struct http_server_options *options,
                    sizeof(server->request_id_prefix), prefix, sizeof(prefix));
 
     error = resolve_listen(options->listen, &address);
+    if (error == 0)
+        error = bind_listener(address, &listener);
     if (error < 0)
         goto fail;
 
-    server->daemon = start_daemon(server, address);
+    server->port = bound_port(listener);
+    if (options->on_bound != NULL)
+        options->on_bound(server->port, options->on_bound_argument);
+
+    server->daemon = start_daemon(server, address->ai_family, listener);
     if (server->daemon == NULL) {
-        error = errno ? -errno : -EADDRINUSE;
+        error = -EIO;
         goto fail;
     }
 
@@ -496,6 +546,8 @@ http_server_start(const struct http_server_options *options,
     return 0;
 
 fail:
+    if (listener >= 0)
+        close(listener);
     if (address != NULL)
         freeaddrinfo(address);
     free(server);
@@ -505,10 +557,7 @@ fail:
 unsigned int
 http_server_port(const struct http_server *server)
 {
-    const union MHD_DaemonInfo *info;
-
-    info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    return info ? info->port : 0;
+    return server->port;
 }
 
 void

@@ -36,6 +36,10 @@ struct http_server_options {
     const struct http_route *routes;
     size_t route_count;
     http_error_writer write_error;
+    /* Called once the socket is bound, before any request is served, with
+     * the port (useful with port 0); may be NULL. */
+    void (*on_bound)(unsigned int port, void *argument);
+    void *on_bound_argument;
     void *context; /* handed to every handler */
 };
 
