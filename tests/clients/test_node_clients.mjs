@@ -15,6 +15,22 @@ import * as jose from 'jose';
 
 import { Tokend } from './tokend_harness.mjs';
 
+// Issue 3: a revoked access token is refused "within one second of the
+// revocation, on the same instance" (RFC 7009 §2.2 allows a delay); tokend
+// reloads its in-memory revocation set asynchronously, so the checks that
+// follow a revocation poll for up to this long.
+const REVOCATION_DELAY_MS = 1000;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function eventually(probe, accept, timeoutMs = REVOCATION_DELAY_MS) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await probe();
+    if (accept(answer) || Date.now() >= deadline) return answer;
+    await sleep(20);
+  }
+}
+
 const insecure = { [oauth.allowInsecureRequests]: true };
 const withTimeout = () => ({ ...insecure, signal: AbortSignal.timeout(10000) });
 
@@ -236,14 +252,16 @@ for (const method of Object.keys(auths)) {
 
     // Another client's attempt is a quiet no-op (RFC 7009 §2.1, §2.2).
     assert.equal(await revoke(beta, token.access_token, method), undefined);
+    await sleep(REVOCATION_DELAY_MS + 100); // past any propagation
     assert.equal((await introspect(alpha, token.access_token, method)).active, true);
+    assert.equal((await whoami(token.access_token)).status, 200);
 
     assert.equal(await revoke(alpha, token.access_token, method, 'access_token'), undefined);
-    assert.deepEqual(await introspect(alpha, token.access_token, method), { active: false });
-    const answer = await whoami(token.access_token);
+    const answer = await eventually(() => whoami(token.access_token), (a) => a.status === 401);
     assert.equal(answer.status, 401);
     assert.equal(answer.challenge.scheme, 'bearer');
     assert.equal(answer.challenge.parameters.error, 'invalid_token');
+    assert.deepEqual(await introspect(alpha, token.access_token, method), { active: false });
     const check = await fetch(server.url('/v2/auth/check'), {
       headers: { authorization: `Bearer ${token.access_token}` },
       signal: AbortSignal.timeout(10000),
