@@ -44,6 +44,11 @@ struct view {
     pthread_cond_t wake;
     bool stopping;
     bool refresh_requested;
+    /* Forced reloads asked for, and the last one finished: a waiter knows
+     * its reload is done when finished reaches the number it was given. */
+    uint64_t refresh_asked;
+    uint64_t refresh_finished;
+    pthread_cond_t refreshed;
     bool store_failing;
 };
 
@@ -247,6 +252,7 @@ run_refresh_thread(void *argument)
     pthread_mutex_lock(&view->wake_lock);
     while (!view->stopping) {
         struct timespec deadline;
+        uint64_t asked;
         bool forced;
 
         if (!view->refresh_requested) {
@@ -261,10 +267,16 @@ run_refresh_thread(void *argument)
             break;
         forced = view->refresh_requested;
         view->refresh_requested = false;
+        asked = view->refresh_asked;
 
         pthread_mutex_unlock(&view->wake_lock);
         refresh(view, forced);
         pthread_mutex_lock(&view->wake_lock);
+
+        if (forced) {
+            view->refresh_finished = asked;
+            pthread_cond_broadcast(&view->refreshed);
+        }
     }
     pthread_mutex_unlock(&view->wake_lock);
     return NULL;
@@ -298,6 +310,7 @@ view_open(const struct view_options *options, struct view **out)
     init_lock(&view->lock);
     pthread_mutex_init(&view->wake_lock, NULL);
     pthread_cond_init(&view->wake, NULL);
+    pthread_cond_init(&view->refreshed, NULL);
 
     error = snapshot_load(view, &view->current);
     if (error < 0)
@@ -333,6 +346,7 @@ view_close(struct view *view)
     pthread_rwlock_destroy(&view->lock);
     pthread_mutex_destroy(&view->wake_lock);
     pthread_cond_destroy(&view->wake);
+    pthread_cond_destroy(&view->refreshed);
     sodium_memzero(view->master_key, sizeof(view->master_key));
     free(view);
 }
@@ -373,7 +387,36 @@ view_request_refresh(struct view *view)
 {
     pthread_mutex_lock(&view->wake_lock);
     view->refresh_requested = true;
+    view->refresh_asked++;
     pthread_cond_signal(&view->wake);
+    pthread_mutex_unlock(&view->wake_lock);
+}
+
+/* The reload that answers this call starts after it, so it sees every
+ * write the caller made before calling. */
+void
+view_refresh_and_wait(struct view *view, unsigned int timeout_ms)
+{
+    struct timespec deadline;
+    uint64_t mine;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
+
+    pthread_mutex_lock(&view->wake_lock);
+    view->refresh_requested = true;
+    mine = ++view->refresh_asked;
+    pthread_cond_signal(&view->wake);
+    while (view->refresh_finished < mine && !view->stopping) {
+        if (pthread_cond_timedwait(&view->refreshed, &view->wake_lock,
+                                   &deadline) != 0)
+            break;
+    }
     pthread_mutex_unlock(&view->wake_lock);
 }
 

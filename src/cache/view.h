@@ -51,6 +51,11 @@ const struct keyring *view_keyring(const struct view_snapshot *snapshot);
  * a revocation on this instance). Returns at once. */
 void view_request_refresh(struct view *view);
 
+/* Asks for a reload and waits until one that started after this call has
+ * finished, or timeout_ms passed. Call it without holding a snapshot: the
+ * reload needs the write lock. */
+void view_refresh_and_wait(struct view *view, unsigned int timeout_ms);
+
 /* The number of clients and revocations in the current snapshot. */
 void view_counts(struct view *view, size_t *clients, size_t *revocations);
 

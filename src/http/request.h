@@ -17,7 +17,7 @@
 #define HTTP_RESPONSE_BODY_SIZE 16384
 #define HTTP_HEADER_VALUE_SIZE 512
 #define HTTP_MAX_HEADERS 8
-#define HTTP_TOKEN_ID_SIZE 32
+#define HTTP_TOKEN_ID_SIZE 40
 
 struct http_request {
     void *connection; /* the MHD connection; borrowed */
