@@ -24,7 +24,9 @@ struct revoked_token {
 
 struct view_snapshot {
     struct string_table *clients; /* values point into client_array */
-    struct store_client *client_array;
+    struct view_client *client_array;
+    char *client_strings; /* every string of client_array */
+    size_t client_strings_size;
     size_t client_count;
     struct string_table *revocations;
     struct revoked_token *revocation_array;
@@ -60,30 +62,81 @@ struct collector {
     size_t item_size;
 };
 
+/* Appends count items, growing the array by doubling. */
 static int
-collect(struct collector *collector, const void *item)
+collect_many(struct collector *collector, const void *items, size_t count)
 {
-    if (collector->count == collector->capacity) {
-        size_t capacity = collector->capacity ? collector->capacity * 2 : 64;
-        void *items;
+    if (collector->count + count > collector->capacity) {
+        size_t capacity = collector->capacity ? collector->capacity : 64;
+        void *grown;
 
-        items = realloc(collector->items, capacity * collector->item_size);
-
-        if (items == NULL)
+        while (capacity < collector->count + count)
+            capacity *= 2;
+        grown = realloc(collector->items, capacity * collector->item_size);
+        if (grown == NULL)
             return -ENOMEM;
-        collector->items = items;
+        collector->items = grown;
         collector->capacity = capacity;
     }
     memcpy((char *)collector->items + collector->count * collector->item_size,
-           item, collector->item_size);
-    collector->count++;
+           items, count * collector->item_size);
+    collector->count += count;
     return 0;
+}
+
+static int
+collect(struct collector *collector, const void *item)
+{
+    return collect_many(collector, item, 1);
+}
+
+/* Where each string of a client starts in the arena, kept apart from the
+ * pointers until the arena has stopped moving. */
+struct client_offsets {
+    size_t id;
+    size_t name;
+    size_t scope;
+    size_t subject;
+    size_t permissions;
+};
+
+struct client_loader {
+    struct collector clients;
+    struct collector offsets;
+    struct collector strings; /* item_size 1: the arena */
+};
+
+static int
+append_string(struct collector *strings, const char *text, size_t *offset)
+{
+    *offset = strings->count;
+    return collect_many(strings, text, strlen(text) + 1);
 }
 
 static int
 collect_client(const struct store_client *client, void *argument)
 {
-    return collect(argument, client);
+    struct client_loader *loader = argument;
+    struct client_offsets offsets;
+    struct view_client compact = {0};
+
+    if (append_string(&loader->strings, client->id, &offsets.id) < 0 ||
+        append_string(&loader->strings, client->name, &offsets.name) < 0 ||
+        append_string(&loader->strings, client->scope, &offsets.scope) < 0 ||
+        append_string(&loader->strings, client->subject,
+                      &offsets.subject) < 0 ||
+        append_string(&loader->strings, client->permissions,
+                      &offsets.permissions) < 0)
+        return -ENOMEM;
+
+    memcpy(compact.secret_hash, client->secret_hash,
+           sizeof(compact.secret_hash));
+    compact.disabled = client->disabled;
+    compact.tokens_not_before = client->tokens_not_before;
+    if (collect(&loader->clients, &compact) < 0 ||
+        collect(&loader->offsets, &offsets) < 0)
+        return -ENOMEM;
+    return 0;
 }
 
 static int
@@ -105,31 +158,59 @@ snapshot_free(struct view_snapshot *snapshot)
     string_table_free(snapshot->clients);
     if (snapshot->client_array != NULL)
         sodium_memzero(snapshot->client_array,
-                       snapshot->client_count * sizeof(struct store_client));
+                       snapshot->client_count * sizeof(struct view_client));
     free(snapshot->client_array);
+    free(snapshot->client_strings);
     string_table_free(snapshot->revocations);
     free(snapshot->revocation_array);
     keyring_free(snapshot->keyring);
     free(snapshot);
 }
 
+/* Turns the arena offsets into pointers, now that the arena is final. */
+static void
+point_into_arena(struct view_snapshot *snapshot,
+                 const struct client_offsets *offsets)
+{
+    const char *arena = snapshot->client_strings;
+
+    for (size_t i = 0; i < snapshot->client_count; i++) {
+        struct view_client *client = &snapshot->client_array[i];
+
+        client->id = arena + offsets[i].id;
+        client->name = arena + offsets[i].name;
+        client->scope = arena + offsets[i].scope;
+        client->subject = arena + offsets[i].subject;
+        client->permissions = arena + offsets[i].permissions;
+    }
+}
+
 static int
 load_clients(struct view *view, struct view_snapshot *snapshot)
 {
-    struct collector clients = {.item_size = sizeof(struct store_client)};
+    struct client_loader loader = {
+        .clients = {.item_size = sizeof(struct view_client)},
+        .offsets = {.item_size = sizeof(struct client_offsets)},
+        .strings = {.item_size = 1},
+    };
     int error;
 
-    error = store_client_list(view->options.store, collect_client, &clients);
-    snapshot->client_array = clients.items;
-    snapshot->client_count = clients.count;
+    error = store_client_list(view->options.store, collect_client, &loader);
+    snapshot->client_array = loader.clients.items;
+    snapshot->client_count = loader.clients.count;
+    snapshot->client_strings = loader.strings.items;
+    snapshot->client_strings_size = loader.strings.count;
+    if (error == 0)
+        point_into_arena(snapshot, loader.offsets.items);
+    free(loader.offsets.items);
     if (error < 0)
         return error;
 
-    snapshot->clients = string_table_new(clients.count);
+    snapshot->clients = string_table_new(loader.clients.count);
     if (snapshot->clients == NULL)
         return -ENOMEM;
-    for (size_t i = 0; i < clients.count; i++) {
-        struct store_client *client = &snapshot->client_array[i];
+    for (size_t i = 0; i < loader.clients.count; i++) {
+        struct view_client *client = &snapshot->client_array[i];
 
         if (string_table_put(snapshot->clients, client->id, client) < 0)
             return -ENOMEM;
@@ -364,7 +445,7 @@ view_release(struct view *view)
     pthread_rwlock_unlock(&view->lock);
 }
 
-const struct store_client *
+const struct view_client *
 view_client(const struct view_snapshot *snapshot, const char *client_id)
 {
     return string_table_get(snapshot->clients, client_id);

@@ -19,6 +19,20 @@
 struct view;
 struct view_snapshot;
 
+/* A client as the hot paths see it: the store's row without its fixed-size
+ * buffers. The strings live in the snapshot and are valid while it is
+ * held. */
+struct view_client {
+    const char *id;
+    const char *name;
+    const char *scope;
+    const char *subject; /* "" when the client ID is the subject */
+    const char *permissions;
+    unsigned char secret_hash[STORE_SECRET_HASH_SIZE];
+    bool disabled;
+    int64_t tokens_not_before;
+};
+
 struct view_options {
     struct store *store; /* borrowed; outlives the view */
     const unsigned char *master_key; /* copied */
@@ -39,8 +53,8 @@ const struct view_snapshot *view_acquire(struct view *view);
 void view_release(struct view *view);
 
 /* Borrowed from the snapshot; NULL when there is no such client. */
-const struct store_client *view_client(const struct view_snapshot *snapshot,
-                                       const char *client_id);
+const struct view_client *view_client(const struct view_snapshot *snapshot,
+                                      const char *client_id);
 
 bool view_is_revoked(const struct view_snapshot *snapshot,
                      const char *token_id);

@@ -33,7 +33,7 @@ static int
 decode_part(const char *text, size_t length, char *out, size_t size)
 {
     if (length >= size)
-        return -EINVAL;
+        return -ENOSPC;
     memcpy(out, text, length);
     return form_decode(out, length, NULL);
 }

@@ -14,8 +14,8 @@
 /*
  * Decodes "Basic base64(user:password)" and form-decodes both parts into
  * the caller's buffers. -ENOENT: the header uses another scheme. -EINVAL:
- * malformed base64, no colon, a bad escape, or a part too long for its
- * buffer.
+ * malformed base64, no colon or a bad escape. -ENOSPC: a part too long for
+ * its buffer.
  */
 int authorization_parse_basic(const char *header, char *user,
                               size_t user_size, char *password,

@@ -33,9 +33,9 @@ struct http_request {
     char log_client_id[HTTP_LOG_CLIENT_SIZE];
     const char *log_grant;  /* a static string or NULL */
     const char *log_reason; /* why a request failed; a static string */
-    /* An audit event that names this request's line instead of "request"
-     * (e.g. "token issued"), and the token ID it concerns: one line per
-     * request even when it issues a token. */
+    /* The audit event of this request (e.g. "token_issued") and the token
+     * or family ID it concerns, written as fields of the request's own log
+     * line: one line per request even when it issues a token. */
     const char *log_event;
     char log_token_id[HTTP_TOKEN_ID_SIZE];
 };

@@ -147,13 +147,15 @@ log_exchange(const struct http_request *request,
 
     log_quote(request->log_client_id[0] ? request->log_client_id : "-",
               client, sizeof(client));
-    log_write(level, request->log_event ? request->log_event : "request",
+    log_write(level, "request",
               "request_id=%s method=%s path=%s status=%u duration_us=%lld "
-              "client_id=%s grant=%s remote=%s%s%s%s%s",
+              "client_id=%s grant=%s remote=%s%s%s%s%s%s%s",
               request->request_id, request->method, request->path,
               response->status, (long long)duration_us, client,
               request->log_grant ? request->log_grant : "-",
               request->remote_address[0] ? request->remote_address : "-",
+              request->log_event ? " event=" : "",
+              request->log_event ? request->log_event : "",
               request->log_token_id[0] ? " token_id=" : "",
               request->log_token_id,
               request->log_reason ? " reason=" : "",

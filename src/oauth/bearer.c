@@ -59,7 +59,7 @@ check_standing(const struct view_snapshot *snapshot,
                const struct access_token_claims *claims,
                struct bearer_identity *identity, const char **reason)
 {
-    const struct store_client *client;
+    const struct view_client *client;
 
     if (view_is_revoked(snapshot, claims->token_id)) {
         *reason = "revoked";

@@ -16,12 +16,16 @@
 #include "oauth/error.h"
 #include "oauth/throttle.h"
 #include "token/secret.h"
+#include "util/text.h"
 
-#define SECRET_BUFFER_SIZE 256
+/* Room for any credential we issue, even with every character
+ * percent-encoded; anything longer is an unknown client, not a bad
+ * request. */
+#define CREDENTIAL_BUFFER_SIZE 256
 
 struct presented_credentials {
-    char client_id[STORE_CLIENT_ID_SIZE];
-    char secret[SECRET_BUFFER_SIZE];
+    char client_id[CREDENTIAL_BUFFER_SIZE];
+    char secret[CREDENTIAL_BUFFER_SIZE];
     bool too_long; /* longer than any we issue: cannot match */
 };
 
@@ -89,6 +93,10 @@ gather_credentials(struct http_request *request, const struct form *form,
             credentials->secret, sizeof(credentials->secret));
         if (error == -ENOENT)
             return -ENOENT;
+        if (error == -ENOSPC) {
+            credentials->too_long = true;
+            return 0;
+        }
         if (error < 0) {
             oauth_error_respond(request, response, OAUTH_INVALID_REQUEST,
                                 "malformed Basic authorization header");
@@ -117,7 +125,7 @@ gather_credentials(struct http_request *request, const struct form *form,
 /* Hashes and compares whatever was presented, found or not. */
 static bool
 secret_matches(const struct view_snapshot *snapshot,
-               const struct store_client *client,
+               const struct view_client *client,
                const struct presented_credentials *credentials)
 {
     const unsigned char *key = keyring_secret_hash_key(view_keyring(snapshot));
@@ -163,11 +171,11 @@ int
 client_authenticate(struct oauth_context *context,
                     const struct view_snapshot *snapshot,
                     struct http_request *request, const struct form *form,
-                    struct store_client *client,
+                    struct view_client *client,
                     struct http_response *response)
 {
     struct presented_credentials credentials;
-    const struct store_client *found;
+    const struct view_client *found;
     int retry_after;
     int error;
 
@@ -177,8 +185,8 @@ client_authenticate(struct oauth_context *context,
         error = refuse(request, response, "no_credentials");
     if (error < 0)
         goto done;
-    snprintf(request->log_client_id, sizeof(request->log_client_id), "%s",
-             credentials.client_id);
+    text_copy(request->log_client_id, sizeof(request->log_client_id),
+              credentials.client_id);
 
     if (throttle_is_blocked(context->throttle, credentials.client_id,
                             request->remote_address, &retry_after)) {

@@ -21,7 +21,7 @@
 int client_authenticate(struct oauth_context *context,
                         const struct view_snapshot *snapshot,
                         struct http_request *request, const struct form *form,
-                        struct store_client *client,
+                        struct view_client *client,
                         struct http_response *response);
 
 /*

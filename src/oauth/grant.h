@@ -15,7 +15,7 @@ typedef void (*grant_handler)(struct oauth_context *context,
                               const struct view_snapshot *snapshot,
                               struct http_request *request,
                               const struct form *form,
-                              const struct store_client *client,
+                              const struct view_client *client,
                               struct http_response *response);
 
 /* RFC 6749 §4.4. */
@@ -23,7 +23,7 @@ void grant_client_credentials(struct oauth_context *context,
                               const struct view_snapshot *snapshot,
                               struct http_request *request,
                               const struct form *form,
-                              const struct store_client *client,
+                              const struct view_client *client,
                               struct http_response *response);
 
 /* RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2). */
@@ -31,7 +31,7 @@ void grant_refresh_token(struct oauth_context *context,
                          const struct view_snapshot *snapshot,
                          struct http_request *request,
                          const struct form *form,
-                         const struct store_client *client,
+                         const struct view_client *client,
                          struct http_response *response);
 
 #endif

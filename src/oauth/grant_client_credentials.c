@@ -14,7 +14,7 @@ grant_client_credentials(struct oauth_context *context,
                          const struct view_snapshot *snapshot,
                          struct http_request *request,
                          const struct form *form,
-                         const struct store_client *client,
+                         const struct view_client *client,
                          struct http_response *response)
 {
     const char *requested = form_get(form, "scope");

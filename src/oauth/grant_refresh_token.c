@@ -39,7 +39,7 @@ respond_store_failure(struct http_request *request,
 static int
 check_token(const struct view_snapshot *snapshot,
             struct http_request *request, const char *text,
-            const struct store_client *client, struct refresh_token *token,
+            const struct view_client *client, struct refresh_token *token,
             struct http_response *response)
 {
     const struct keyring *keyring = view_keyring(snapshot);
@@ -108,7 +108,7 @@ void
 grant_refresh_token(struct oauth_context *context,
                     const struct view_snapshot *snapshot,
                     struct http_request *request, const struct form *form,
-                    const struct store_client *client,
+                    const struct view_client *client,
                     struct http_response *response)
 {
     struct refresh_token token;
@@ -128,13 +128,23 @@ grant_refresh_token(struct oauth_context *context,
                  context->settings->refresh_token_ttl;
     error = store_family_rotate(context->store, token.family_id, client->id,
                                 token.generation, expires_at, &rotation);
+    if (error == -ENOENT) {
+        /* The client was deleted a moment ago; its view entry is stale. */
+        request->log_reason = "client_deleted";
+        oauth_error_respond(request, response, OAUTH_INVALID_GRANT,
+                            "the refresh token is invalid, expired or "
+                            "revoked");
+        return;
+    }
     if (error < 0) {
         respond_store_failure(request, response, error);
         return;
     }
     if (rotation != STORE_ROTATED) {
-        if (rotation == STORE_REUSED)
+        if (rotation == STORE_REUSED) {
             log_reuse(request, &token);
+            request->log_event = "refresh_token_reused";
+        }
         request->log_reason =
             rotation == STORE_REUSED ? "reused" : "family_revoked";
         oauth_error_respond(request, response, OAUTH_INVALID_GRANT,

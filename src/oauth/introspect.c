@@ -21,7 +21,7 @@
 #include "util/text.h"
 
 static bool
-may_see(const struct store_client *caller, const char *owner)
+may_see(const struct view_client *caller, const char *owner)
 {
     return strcmp(caller->id, owner) == 0 ||
            scope_contains(caller->permissions, "introspect");
@@ -90,11 +90,11 @@ family_accepts(struct oauth_context *context,
 static int
 introspect_refresh(struct oauth_context *context,
                    const struct view_snapshot *snapshot,
-                   const struct store_client *caller,
+                   const struct view_client *caller,
                    const struct refresh_token *token,
                    struct http_response *response)
 {
-    const struct store_client *owner = view_client(snapshot, token->client_id);
+    const struct view_client *owner = view_client(snapshot, token->client_id);
     struct access_token_claims claims;
     bool accepts = false;
     int error;
@@ -129,7 +129,7 @@ introspect_refresh(struct oauth_context *context,
 static int
 introspect(struct oauth_context *context,
            const struct view_snapshot *snapshot,
-           const struct store_client *caller, const char *text,
+           const struct view_client *caller, const char *text,
            struct http_response *response)
 {
     const struct keyring *keyring = view_keyring(snapshot);
@@ -157,7 +157,7 @@ endpoint_introspect(void *context_pointer, struct http_request *request,
 {
     struct oauth_context *context = context_pointer;
     const struct view_snapshot *snapshot;
-    struct store_client client;
+    struct view_client client;
     const char *text;
     struct form form;
 

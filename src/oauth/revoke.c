@@ -44,7 +44,7 @@ revoke_refresh(struct oauth_context *context, struct http_request *request,
     if (error < 0)
         return error;
 
-    request->log_event = "refresh token revoked";
+    request->log_event = "refresh_token_revoked";
     sodium_bin2hex(request->log_token_id, sizeof(request->log_token_id),
                    token->family_id, sizeof(token->family_id));
     return 0;
@@ -66,7 +66,7 @@ revoke_access(struct oauth_context *context, struct http_request *request,
     if (error < 0)
         return error;
 
-    request->log_event = "access token revoked";
+    request->log_event = "access_token_revoked";
     text_copy(request->log_token_id, sizeof(request->log_token_id),
               claims->token_id);
     return 1;
@@ -76,7 +76,7 @@ revoke_access(struct oauth_context *context, struct http_request *request,
 static int
 revoke_identified(struct oauth_context *context,
                   struct http_request *request,
-                  const struct store_client *client,
+                  const struct view_client *client,
                   const struct identified_token *token)
 {
     const char *owner = token->kind == TOKEN_REFRESH
@@ -103,7 +103,7 @@ endpoint_revoke(void *context_pointer, struct http_request *request,
     struct oauth_context *context = context_pointer;
     const struct view_snapshot *snapshot;
     struct identified_token token;
-    struct store_client client;
+    struct view_client client;
     const char *text;
     struct form form;
     int revoked = 0;

@@ -38,7 +38,7 @@ endpoint_token(void *context_pointer, struct http_request *request,
     const struct view_snapshot *snapshot;
     const struct grant_entry *grant;
     const char *grant_type;
-    struct store_client client;
+    struct view_client client;
     struct form form;
 
     if (oauth_read_form(request, response, &form) < 0)

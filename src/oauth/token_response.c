@@ -18,7 +18,7 @@
 #include "util/text.h"
 
 int64_t
-token_issued_at(const struct store_client *client, int64_t now)
+token_issued_at(const struct view_client *client, int64_t now)
 {
     if (client->tokens_not_before > 0 && now <= client->tokens_not_before)
         return client->tokens_not_before + 1;
@@ -26,7 +26,7 @@ token_issued_at(const struct store_client *client, int64_t now)
 }
 
 bool
-token_is_revoked_by_client(const struct store_client *client,
+token_is_revoked_by_client(const struct view_client *client,
                            int64_t issued_at)
 {
     return client->tokens_not_before > 0 &&
@@ -38,7 +38,7 @@ fill_claims(const struct settings *settings,
             const struct token_grant *grant, int64_t issued_at,
             struct access_token_claims *claims)
 {
-    const struct store_client *client = grant->client;
+    const struct view_client *client = grant->client;
 
     memset(claims, 0, sizeof(*claims));
     snprintf(claims->issuer, sizeof(claims->issuer), "%s", settings->issuer);
@@ -132,7 +132,7 @@ token_response_issue(struct oauth_context *context,
     sodium_memzero(refresh_text, sizeof(refresh_text));
 
     request->log_event =
-        grant->generation == 0 ? "token issued" : "token refreshed";
+        grant->generation == 0 ? "token_issued" : "token_refreshed";
     text_copy(request->log_token_id, sizeof(request->log_token_id),
               claims.token_id);
 }

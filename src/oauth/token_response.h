@@ -15,7 +15,7 @@
 #include "token/refresh_token.h"
 
 struct token_grant {
-    const struct store_client *client;
+    const struct view_client *client;
     const char *scope;    /* granted; may be empty */
     bool scope_requested; /* echo scope in the answer */
     const unsigned char *family_id;
@@ -34,11 +34,11 @@ void token_response_issue(struct oauth_context *context,
  * revoked in this same second gets the next second, because revocation
  * refuses every token with iat <= tokens_not_before.
  */
-int64_t token_issued_at(const struct store_client *client, int64_t now);
+int64_t token_issued_at(const struct view_client *client, int64_t now);
 
 /* Whether a token of client issued at issued_at was revoked with all the
  * client's tokens (tokenctl client revoke-tokens). */
-bool token_is_revoked_by_client(const struct store_client *client,
+bool token_is_revoked_by_client(const struct view_client *client,
                                 int64_t issued_at);
 
 #endif

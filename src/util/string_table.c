@@ -13,7 +13,7 @@
 #include <sodium.h>
 
 struct slot {
-    char *key; /* NULL: empty */
+    const char *key; /* NULL: empty */
     void *value;
     uint64_t hash;
 };
@@ -113,9 +113,7 @@ string_table_put(struct string_table *table, const char *key, void *value)
 
     slot = find_slot(table, key, hash);
     if (slot->key == NULL) {
-        slot->key = strdup(key);
-        if (slot->key == NULL)
-            return -ENOMEM;
+        slot->key = key;
         slot->hash = hash;
         table->count++;
     }
@@ -152,8 +150,6 @@ string_table_free(struct string_table *table)
 {
     if (table == NULL)
         return;
-    for (size_t i = 0; i < table->capacity; i++)
-        free(table->slots[i].key);
     free(table->slots);
     free(table);
 }

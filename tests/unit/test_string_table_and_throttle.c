@@ -21,13 +21,14 @@ stores_and_finds_many_keys(void **state)
 {
     struct string_table *table = string_table_new(4);
     static int values[5000];
+    static char keys[5000][16];
     char key[32];
 
     (void)state;
     assert_non_null(table);
     for (int i = 0; i < 5000; i++) {
-        snprintf(key, sizeof(key), "client-%d", i);
-        assert_int_equal(string_table_put(table, key, &values[i]), 0);
+        snprintf(keys[i], sizeof(keys[i]), "client-%d", i);
+        assert_int_equal(string_table_put(table, keys[i], &values[i]), 0);
     }
     assert_int_equal(string_table_count(table), 5000);
     for (int i = 0; i < 5000; i++) {
