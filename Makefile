@@ -11,10 +11,10 @@ BUILD_PACKAGES = gcc make cmake pkg-config libmicrohttpd-dev libssl-dev \
 	libcurl4-openssl-dev curl
 TEST_PACKAGES = python3 python3-requests python3-requests-oauthlib \
 	python3-authlib nginx postgresql sqlite3 clang \
-	libclang-rt-14-dev valgrind
+	libclang-rt-14-dev valgrind wrk gnuplot-nox
 
 .PHONY: all build deps test-deps run test test-sanitize test-clang lint \
-	format bench bench-smoke fuzz clean
+	format bench bench-build bench-smoke bench-callgrind fuzz clean
 
 all: build
 
@@ -50,6 +50,30 @@ lint:
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' \
 		'bench/*.c' 'fuzz/*.c')
+
+# The benchmarks of bench/README.md, from an optimised build of their own.
+# make bench installs wrk, nginx and the peers, then measures for about
+# five minutes; nothing of it runs in make test but the smoke run.
+BENCH_BUILD ?= build-bench
+
+bench-build: deps
+	@bench/install
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release \
+		> $(BENCH_BUILD).cmake.log || (cat $(BENCH_BUILD).cmake.log; exit 1)
+	cmake --build $(BENCH_BUILD) -j $(JOBS) \
+		--target tokend tokenctl bench_sign bench_micro
+
+bench: bench-build
+	python3 bench/run.py --build $(BENCH_BUILD) --out bench/results
+
+# The whole tooling for a second a step, tokend and nginx only (CTest runs
+# the same as bench/smoke).
+bench-smoke: test-deps build
+	python3 bench/run.py --smoke --build $(BUILD) --out $(BUILD)/bench-smoke
+
+# Instructions per operation of the micro-benchmark's cases, under valgrind.
+bench-callgrind: bench-build
+	python3 bench/callgrind.py $(BENCH_BUILD)
 
 clean:
 	rm -rf build build-* build.cmake.log build-*.cmake.log
