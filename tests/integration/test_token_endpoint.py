@@ -245,12 +245,10 @@ class TokenEndpointTest(TokendTestCase):
         self.assertTrue(all(ids), ids)
         self.assertEqual(len(set(ids)), len(ids), "request IDs repeat")
         for answer, request_id in zip(answers, ids):
-            lines = self.tokend.log_records_where(msg="request",
-                                                  request_id=request_id)
+            lines = self.tokend.request_log_lines(request_id)
             self.assertEqual(len(lines), 1, request_id)
             self.assertEqual(lines[0]["status"], str(answer.status))
-        issued = self.tokend.log_records_where(request_id=ids[0],
-                                               msg="request")[0]
+        issued = self.tokend.request_log_lines(ids[0])[0]
         self.assertEqual(issued["client_id"], self.client["client_id"])
         self.assertEqual(issued["grant"], "client_credentials")
         self.assertEqual(issued["method"], "POST")

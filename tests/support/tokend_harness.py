@@ -2,11 +2,13 @@
 store, runs the real tokenctl against the same store, and speaks raw HTTP
 with the standard library. Every integration and client test uses it."""
 
+import atexit
 import base64
 import http.client
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -20,6 +22,14 @@ import urllib.parse
 TOKEND = os.environ.get("TOKEND_BIN", "build/tokend")
 TOKENCTL = os.environ.get("TOKENCTL_BIN", "build/tokenctl")
 SOURCE = os.environ.get("TOKEND_SOURCE", os.getcwd())
+
+# With TOKEND_TEST_POSTGRES set to a cluster's URL (the CTest fixture
+# "postgres" sets it for the postgres/ pass), every Tokend gets a fresh
+# database of that cluster instead of an SQLite file, and tokend and
+# tokenctl get the fixed master key that a PostgreSQL store requires.
+POSTGRES = os.environ.get("TOKEND_TEST_POSTGRES") or None
+TEST_MASTER_KEY = \
+    "d22ed868877bd7ab0300460c6d35f58f371b3a19306232ff814c886f46940c8d"
 
 
 class Response:
@@ -47,10 +57,14 @@ class Tokend:
     def __init__(self, *args, db=None, env=None, folder=None,
                  log_name="tokend.log"):
         self.folder = folder or tempfile.mkdtemp(prefix="tokend-test-")
+        if db is None and POSTGRES:
+            db = postgres_database_create()
         self.db = db or os.path.join(self.folder, "tokend.db")
         self.args = list(args)
         self.env = dict(os.environ)
         self.env.pop("TOKEND_MASTER_KEY", None)
+        if self.is_postgres:
+            self.env["TOKEND_MASTER_KEY"] = TEST_MASTER_KEY
         if env:
             self.env.update(env)
         self.process = None
@@ -101,6 +115,10 @@ class Tokend:
     def log_text(self):
         with open(self.log_path, "rb") as log:
             return log.read().decode("utf-8", "replace")
+
+    @property
+    def is_postgres(self):
+        return is_postgres_url(self.db)
 
     @property
     def issuer(self):
@@ -232,6 +250,13 @@ class Tokend:
                 if all(record.get(key) == value
                        for key, value in fields.items())]
 
+    def request_log_lines(self, request_id):
+        """The access log lines of one request: those with its ID and a
+        status (other lines with the ID are events within the request)."""
+        return [record for record in self.log_records()
+                if record.get("request_id") == request_id and
+                "status" in record]
+
     @property
     def configured_issuer(self):
         """The issuer tokend says it uses, from its start line."""
@@ -239,8 +264,13 @@ class Tokend:
         return record["issuer"]
 
     def row_count(self, table, where="1"):
-        """Rows of a store table, read through a read-only connection (the
-        store is in WAL mode, so this never blocks tokend's writers)."""
+        """Rows of a store table, in either store. SQLite: through a
+        read-only connection (the store is in WAL mode, so this never
+        blocks tokend's writers). PostgreSQL: through psql."""
+        if self.is_postgres:
+            condition = "true" if where == "1" else where
+            return int(psql(self.db,
+                            f"SELECT count(*) FROM {table} WHERE {condition}"))
         connection = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True,
                                      timeout=5)
         try:
@@ -248,6 +278,54 @@ class Tokend:
                 f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0]
         finally:
             connection.close()
+
+
+# --- PostgreSQL -------------------------------------------------------------
+
+def is_postgres_url(url):
+    return url.startswith(("postgres://", "postgresql://"))
+
+
+def postgres_url(base, database):
+    """base (a libpq URI) naming database instead of its own."""
+    parts = urllib.parse.urlsplit(base)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + database))
+
+
+def psql(url, sql, timeout=60):
+    """Runs one SQL command with psql; returns its unaligned output."""
+    result = subprocess.run(
+        ["psql", url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+         "-c", sql], capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"psql {sql!r} failed: {result.stderr}")
+    return result.stdout.strip()
+
+
+CREATED_DATABASES = []
+
+
+def postgres_database_create(base=None):
+    """A new empty database on the cluster of base (default: the one of
+    TOKEND_TEST_POSTGRES); returns its URL. It is dropped when the test
+    process exits."""
+    base = base or POSTGRES
+    name = "tokend_" + secrets.token_hex(6)
+    psql(base, f"CREATE DATABASE {name}")
+    CREATED_DATABASES.append((base, name))
+    return postgres_url(base, name)
+
+
+@atexit.register
+def postgres_databases_drop():
+    """Keeps a long run from filling the cluster's disk; a cluster that is
+    gone already (a test stopped its own) has nothing left to drop."""
+    for base, name in CREATED_DATABASES:
+        try:
+            psql(base, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
+                 timeout=10)
+        except (RuntimeError, subprocess.TimeoutExpired):
+            pass
 
 
 def basic_header(user, password):
