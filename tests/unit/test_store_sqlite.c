@@ -133,10 +133,12 @@ test_open_by_url(void **state)
     assert_string_equal(store_file_path(store), fixture->path);
     store_close(store);
 
-    assert_int_equal(store_open("postgres://localhost/tokend", &store),
-                     -EPROTONOSUPPORT);
-    assert_int_equal(store_open("postgresql://localhost/tokend", &store),
-                     -EPROTONOSUPPORT);
+    /* Both schemes reach the PostgreSQL backend, never a file: nothing
+     * listens on port 1, so it answers "unreachable". */
+    assert_int_equal(store_open("postgres://127.0.0.1:1/tokend", &store),
+                     -EAGAIN);
+    assert_int_equal(store_open("postgresql://127.0.0.1:1/tokend", &store),
+                     -EAGAIN);
     assert_int_equal(store_open("mysql://localhost/tokend", &store), -EINVAL);
     assert_int_equal(store_open("sqlite:", &store), -EINVAL);
     assert_int_equal(store_open("", &store), -EINVAL);
