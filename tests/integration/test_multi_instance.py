@@ -64,6 +64,14 @@ class InstancesTestCase(TokendTestCase):
     to migrate it and to create its first signing key."""
 
     @classmethod
+    def database_create(cls):
+        """A fresh database on the fixture's cluster, else on our own."""
+        if POSTGRES:
+            return postgres_database_create()
+        _, url = cluster_start(cls)
+        return postgres_database_create(url)
+
+    @classmethod
     def instances_start(cls, database, count):
         instances = [Tokend(*INSTANCE_ARGS, db=database) for _ in range(count)]
         for tokend in instances:
@@ -89,13 +97,7 @@ class MultiInstanceTest(InstancesTestCase):
 
     @classmethod
     def setUpClass(cls):
-        if POSTGRES:
-            database = postgres_database_create()
-        else:
-            _, url = cluster_start(cls)
-            database = postgres_database_create(url)
-        cls.database = database
-        cls.instances = cls.instances_start(database, 3)
+        cls.instances = cls.instances_start(cls.database_create(), 3)
 
     def test_every_instance_publishes_the_same_keys(self):
         jwks = [tokend.jwks() for tokend in self.instances]
@@ -225,12 +227,7 @@ class InstanceKilledTest(InstancesTestCase):
 
     @classmethod
     def setUpClass(cls):
-        if POSTGRES:
-            database = postgres_database_create()
-        else:
-            _, url = cluster_start(cls)
-            database = postgres_database_create(url)
-        cls.instances = cls.instances_start(database, 3)
+        cls.instances = cls.instances_start(cls.database_create(), 3)
 
     @staticmethod
     def run_chain(chain, targets, stop):
