@@ -118,6 +118,19 @@ class RevocationTest(LifecycleTestCase):
         answer = self.tokend.refresh(self.client, body["refresh_token"])
         self.assertEqual(answer.status, 200, answer)
 
+    def test_revoke_with_an_unknown_hint(self):
+        # RFC 7009 §2.1: the hint only speeds the lookup up; a server
+        # must find the token whatever the hint says.
+        token = self.issue()["access_token"]
+        self.assert_empty_200(self.tokend.revoke(
+            self.client, token, token_type_hint="something_else"))
+        self.assert_refused_within_a_second(token)
+        refresh = self.issue()["refresh_token"]
+        self.assert_empty_200(self.tokend.revoke(
+            self.client, refresh, token_type_hint="access_token"))
+        self.assert_oauth_error(self.tokend.refresh(self.client, refresh),
+                                400, "invalid_grant")
+
     def test_revoke_unknown_token(self):
         for token in ["garbage", "a.b.c", "x" * 400,
                       "eyJhbGciOiJFUzI1NiJ9.e30.AAAA"]:
@@ -126,8 +139,11 @@ class RevocationTest(LifecycleTestCase):
 
     def test_revoke_another_clients_token_does_nothing(self):
         body = self.issue()
-        for token in (body["access_token"], body["refresh_token"]):
-            self.assert_empty_200(self.tokend.revoke(self.other, token))
+        # The introspect permission lets a client read others' tokens,
+        # not revoke them.
+        for caller in (self.other, self.gateway):
+            for token in (body["access_token"], body["refresh_token"]):
+                self.assert_empty_200(self.tokend.revoke(caller, token))
         # Wait past a cache poll: had it been revoked, it would show.
         time.sleep(0.5)
         self.assert_accepted(body["access_token"])
@@ -208,6 +224,16 @@ class IntrospectionTest(LifecycleTestCase):
                 answer = self.tokend.introspect(self.gateway, token)
                 self.assertEqual(answer.status, 200, answer)
                 self.assertEqual(answer.json(), {"active": False})
+
+    def test_reused_family_is_inactive(self):
+        first = self.issue()["refresh_token"]
+        newest = self.tokend.refresh(self.client, first).json()
+        self.assertIs(self.tokend.introspect(
+            self.client, newest["refresh_token"]).json()["active"], True)
+        self.tokend.refresh(self.client, first)  # reuse: family revoked
+        self.assertEqual(self.tokend.introspect(
+            self.client, newest["refresh_token"],
+            token_type_hint="access_token").json(), {"active": False})
 
     def test_another_clients_token(self):
         token = self.issue()["access_token"]
@@ -320,6 +346,17 @@ class OperatorTest(LifecycleTestCase):
             lambda: self.tokend.token(client).status == 200, timeout=3)
         self.assertTrue(answer)
         self.assertLess(elapsed, WITHIN)
+
+    def test_disabled_client_cannot_refresh(self):
+        client = self.tokend.create_client("disabled refresher")
+        token = self.tokend.issue(client)["refresh_token"]
+        self.tokend.tokenctl("client", "disable", client["client_id"])
+        refused, elapsed = wait_until(
+            lambda: self.tokend.refresh(client, token).status == 401,
+            timeout=3)
+        self.assertTrue(refused)
+        self.assertLess(elapsed, WITHIN)
+        self.assert_invalid_client(self.tokend.refresh(client, token))
 
     def test_new_client_is_served_within_a_second(self):
         created = self.tokend.tokenctl("client", "create", "--name", "new",

@@ -7,15 +7,14 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ.get("TOKEND_SOURCE", "."),
                                 "tests/support"))
 
-from tokend_harness import (TokendTestCase, jwt_parts,  # noqa: E402
-                            wait_until)
+from tokend_harness import (TokendTestCase, in_parallel,  # noqa: E402
+                            jwt_parts, wait_until)
 
 
 class RefreshTest(TokendTestCase):
@@ -200,21 +199,8 @@ class RefreshTest(TokendTestCase):
 
     def test_concurrent_refreshes_of_one_token(self):
         token = self.refresh_token()
-        barrier = threading.Barrier(20, timeout=10)
-        answers = []
-        lock = threading.Lock()
-
-        def refresh():
-            barrier.wait()
-            answer = self.tokend.refresh(self.client, token)
-            with lock:
-                answers.append(answer)
-
-        threads = [threading.Thread(target=refresh) for _ in range(20)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=20)
+        answers = in_parallel(
+            lambda: self.tokend.refresh(self.client, token), 20)
         self.assertEqual(len(answers), 20)
         statuses = sorted(answer.status for answer in answers)
         self.assertEqual(statuses.count(200), 1, statuses)

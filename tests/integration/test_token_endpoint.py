@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.join(os.environ.get("TOKEND_SOURCE", "."),
 
 import jws_verify  # noqa: E402
 from tokend_harness import (TokendTestCase, basic_header,  # noqa: E402
-                            jwt_parts)
+                            in_parallel, jwt_parts)
 
 TOKEN_PATH = "/v2/auth/token"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -92,6 +92,13 @@ class TokenEndpointTest(TokendTestCase):
         pair = percent_encode_all(client_id[:3]) + client_id[3:] + ":" + \
             secret[:-2] + percent_encode_all(secret[-2:])
         header = "Basic " + base64.b64encode(pair.encode()).decode()
+        answer = self.post("grant_type=client_credentials",
+                           {"Authorization": header})
+        self.assert_token_answer(answer)
+
+    def test_basic_scheme_is_case_insensitive(self):
+        # RFC 7235 §2.1: the scheme is a case-insensitive token.
+        header = self.basic()["Authorization"].replace("Basic", "basic", 1)
         answer = self.post("grant_type=client_credentials",
                            {"Authorization": header})
         self.assert_token_answer(answer)
@@ -410,6 +417,17 @@ class TokenEndpointTest(TokendTestCase):
         self.assertEqual(len(ids), 25)
         refresh = {t["refresh_token"] for t in tokens}
         self.assertEqual(len(refresh), 25)
+
+    def test_parallel_issuance(self):
+        batches = in_parallel(
+            lambda: [self.tokend.token(self.client, scope="read")
+                     for _ in range(25)], 8)
+        answers = [answer for batch in batches for answer in batch]
+        self.assertEqual(len(answers), 200)
+        bodies = [self.assert_token_answer(answer, scope="read")
+                  for answer in answers]
+        ids = {jwt_parts(body["access_token"])[1]["jti"] for body in bodies}
+        self.assertEqual(len(ids), 200)
 
     def test_zz_nothing_secret_in_the_log(self):
         # Runs last (names sort): every token issued by the tests above.

@@ -61,6 +61,15 @@ class WhoamiTest(TokendTestCase):
         self.assertEqual(me["scope"], "read")
         self.assertEqual(me["exp"], claims["exp"])
 
+    def test_bearer_scheme_is_case_insensitive(self):
+        token = self.tokend.issue(self.client)["access_token"]
+        for scheme in ("bearer", "BEARER"):
+            with self.subTest(scheme=scheme):
+                answer = self.tokend.request(
+                    "GET", "/v2/whoami",
+                    headers={"Authorization": f"{scheme} {token}"})
+                self.assertEqual(answer.status, 200, answer)
+
     def test_whoami_subject_defaults_to_the_client(self):
         plain = self.tokend.create_client("no subject")
         me = self.whoami(self.tokend.issue(plain)["access_token"]).json()

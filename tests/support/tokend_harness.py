@@ -15,6 +15,7 @@ import socket
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -359,6 +360,27 @@ def wait_until(predicate, timeout=1.0, interval=0.01):
         if value or elapsed >= timeout:
             return value, elapsed
         time.sleep(interval)
+
+
+def in_parallel(function, threads, timeout=60):
+    """Runs function() in that many threads at once, released together by
+    a barrier; returns the list of what each call returned."""
+    barrier = threading.Barrier(threads, timeout=timeout)
+    results = []
+    lock = threading.Lock()
+
+    def run():
+        barrier.wait()
+        result = function()
+        with lock:
+            results.append(result)
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=timeout)
+    return results
 
 
 def free_port():
