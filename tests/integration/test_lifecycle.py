@@ -438,6 +438,29 @@ class AuditTest(LifecycleTestCase):
         self.assert_not_logged(self.tokend, self.secrets)
 
 
+class RestartTest(TokendTestCase):
+
+    def test_revocations_and_rotations_survive_a_restart(self):
+        tokend = self.start_tokend()
+        client = tokend.create_client("durable")
+        revoked = tokend.issue(client)["access_token"]
+        self.assertEqual(tokend.revoke(client, revoked).status, 200)
+        used = tokend.issue(client)["refresh_token"]
+        current = tokend.refresh(client, used).json()["refresh_token"]
+        revoked_family = tokend.issue(client)["refresh_token"]
+        self.assertEqual(tokend.revoke(client, revoked_family).status, 200)
+
+        tokend.stop()
+        tokend.start()
+        self.assert_bearer_refused(tokend.check(revoked))
+        self.assert_oauth_error(tokend.refresh(client, revoked_family), 400,
+                                "invalid_grant")
+        answer = tokend.refresh(client, current)
+        self.assertEqual(answer.status, 200, answer)
+        self.assert_oauth_error(tokend.refresh(client, used), 400,
+                                "invalid_grant")
+
+
 class ExpiryTest(TokendTestCase):
 
     def test_expired_tokens(self):

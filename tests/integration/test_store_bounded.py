@@ -102,7 +102,7 @@ class StoreBoundedTest(TokendTestCase):
 
         self.assertEqual(traffic.failures, [])
         self.assertLess(traffic.slowest, 2.0,
-                        "a request waited a second: cleanup paused them")
+                        "a request waited seconds: cleanup paused them")
         created = {"families": len(traffic.families),
                    "revocations": len(traffic.revocations)}
         self.assertGreater(created["families"], 300, created)

@@ -12,7 +12,8 @@ sys.path.insert(0, os.path.join(os.environ.get("TOKEND_SOURCE", "."),
                                 "tests/support"))
 
 import jws_verify  # noqa: E402
-from tokend_harness import TokendTestCase, jwt_parts  # noqa: E402
+from tokend_harness import (TokendTestCase, jwt_parts,  # noqa: E402
+                            wait_until)
 
 ISSUER = "https://auth.example.test"
 
@@ -229,6 +230,37 @@ class MetadataTest(TokendTestCase):
         self.assertEqual([key["kid"] for key in tokend.jwks()["keys"]], kids)
         self.assertEqual(tokend.bearer("GET", "/v2/whoami", token).status,
                          200)
+
+    def test_key_rotation(self):
+        # A rotated key is published next to the old one, new tokens are
+        # signed with it, and tokens signed before still verify.
+        tokend = self.start_tokend("--issuer", ISSUER)
+        client = tokend.create_client("rotation")
+        before = tokend.issue(client)["access_token"]
+        old_kid = jwt_parts(before)[0]["kid"]
+        tokend.tokenctl("keys", "rotate", "--algorithm", "EdDSA")
+
+        def signed_with_a_new_key():
+            token = tokend.issue(client)["access_token"]
+            return token if jwt_parts(token)[0]["kid"] != old_kid else None
+
+        after, elapsed = wait_until(signed_with_a_new_key, timeout=3)
+        self.assertIsNotNone(after, "tokens are still signed with the old key")
+        self.assertLess(elapsed, 1.0)
+        self.assertEqual(jwt_parts(after)[0]["alg"], "EdDSA")
+        jwks = tokend.jwks()
+        self.assertTrue(jws_verify.verify(before, jwks))
+        self.assertTrue(jws_verify.verify(after, jwks))
+        for token in (before, after):
+            self.assertEqual(tokend.bearer("GET", "/v2/whoami", token).status,
+                             200)
+
+    def test_unknown_path(self):
+        answer = self.tokend.request("GET", "/v2/auth/nothing")
+        self.assertEqual(answer.status, 404)
+        self.assertTrue(answer.header("X-Request-Id"))
+        self.assertEqual(answer.json()["requestId"],
+                         answer.header("X-Request-Id"))
 
     def test_health(self):
         answer = self.tokend.request("GET", "/health")
