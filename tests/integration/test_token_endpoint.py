@@ -38,9 +38,7 @@ class TokenEndpointTest(TokendTestCase):
         cls.issued = []
 
     def basic(self, client=None):
-        client = client or self.client
-        return {"Authorization": basic_header(client["client_id"],
-                                              client["client_secret"])}
+        return self.tokend.basic_auth(client or self.client)
 
     def post(self, body, headers=None, client=None):
         all_headers = dict(FORM)
@@ -56,7 +54,6 @@ class TokenEndpointTest(TokendTestCase):
         self.assertTrue(response.header("Content-Type")
                         .startswith("application/json"))
         body = response.json()
-        self.assertEqual(body["token_type"].lower(), "bearer")
         self.assertEqual(body["token_type"], "bearer")
         self.assertEqual(body["expires_in"], expires_in)
         self.assertTrue(body["access_token"])
