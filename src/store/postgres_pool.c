@@ -529,6 +529,26 @@ pool_init_sync(struct postgres_pool *pool)
     return 0;
 }
 
+/* A URL libpq cannot parse is the operator's mistake, not an outage.
+ * libpq's message may quote the URL, password included, so it is not
+ * logged. */
+static bool
+url_is_valid(const char *url)
+{
+    PQconninfoOption *options;
+    char *message = NULL;
+
+    options = PQconninfoParse(url, &message);
+    PQfreemem(message);
+    if (options == NULL) {
+        log_write(LOG_ERROR, "store failed",
+                  "operation=open error=\"not a valid PostgreSQL URL\"");
+        return false;
+    }
+    PQconninfoFree(options);
+    return true;
+}
+
 int
 postgres_pool_new(const char *url, const struct postgres_statement *statements,
                   int count, struct postgres_pool **out)
@@ -536,6 +556,8 @@ postgres_pool_new(const char *url, const struct postgres_statement *statements,
     struct postgres_pool *pool;
 
     if (count > STATEMENTS_MAX)
+        return -EINVAL;
+    if (!url_is_valid(url))
         return -EINVAL;
 
     pool = calloc(1, sizeof(*pool));

@@ -39,8 +39,8 @@ struct postgres_pool;
 
 /* Makes a pool for url (a libpq URI, copied) and statements (borrowed, a
  * static table of count entries); connections open on first use. *out is
- * the caller's, released with postgres_pool_free. -EINVAL: too many
- * statements; -ENOMEM. */
+ * the caller's, released with postgres_pool_free. -EINVAL: a URL that
+ * libpq cannot parse, or too many statements; -ENOMEM. */
 int postgres_pool_new(const char *url,
                       const struct postgres_statement *statements, int count,
                       struct postgres_pool **out);

@@ -262,6 +262,12 @@ test_open_by_url(void **state)
     /* Nothing listens on port 1: unreachable, not a bad URL. */
     assert_int_equal(
         store_open("postgresql://tokend@127.0.0.1:1/tokend", &store), -EAGAIN);
+
+    /* A URL libpq cannot parse is refused before any connection. */
+    assert_int_equal(
+        store_open("postgresql://127.0.0.1/tokend?no_such_option=1", &store),
+        -EINVAL);
+    assert_int_equal(store_open("postgres://[::1/tokend", &store), -EINVAL);
 }
 
 static void
