@@ -104,6 +104,43 @@ log_reuse(const struct http_request *request, const struct refresh_token *token)
               token->generation);
 }
 
+/* Moves the family to the next generation. Returns 0, or writes the
+ * error answer (reuse, a revoked family, a store failure) and returns a
+ * negative errno. */
+static int
+rotate_family(struct oauth_context *context, struct http_request *request,
+              const struct view_client *client,
+              const struct refresh_token *token,
+              struct http_response *response)
+{
+    int64_t expires_at = token_issued_at(client, (int64_t)time(NULL)) +
+                         context->settings->refresh_token_ttl;
+    enum store_rotation rotation;
+    int error;
+
+    error = store_family_rotate(context->store, token->family_id, client->id,
+                                token->generation, expires_at, &rotation);
+    if (error == -ENOENT) {
+        /* The client was deleted a moment ago; its view entry is stale. */
+        request->log_reason = "client_deleted";
+    } else if (error < 0) {
+        respond_store_failure(request, response, error);
+        return error;
+    } else if (rotation == STORE_ROTATED) {
+        return 0;
+    } else if (rotation == STORE_REUSED) {
+        log_reuse(request, token);
+        request->log_event = "refresh_token_reused";
+        request->log_reason = "reused";
+    } else {
+        request->log_reason = "family_revoked";
+    }
+
+    oauth_error_respond(request, response, OAUTH_INVALID_GRANT,
+                        "the refresh token is invalid, expired or revoked");
+    return -EACCES;
+}
+
 void
 grant_refresh_token(struct oauth_context *context,
                     const struct view_snapshot *snapshot,
@@ -113,45 +150,15 @@ grant_refresh_token(struct oauth_context *context,
 {
     struct refresh_token token;
     struct token_grant grant;
-    enum store_rotation rotation;
     const char *scope;
-    int64_t expires_at;
-    int error;
 
     if (check_token(snapshot, request, form_get(form, "refresh_token"),
                     client, &token, response) < 0)
         return;
     if (check_scope(request, form, &token, &scope, response) < 0)
         return;
-
-    expires_at = token_issued_at(client, (int64_t)time(NULL)) +
-                 context->settings->refresh_token_ttl;
-    error = store_family_rotate(context->store, token.family_id, client->id,
-                                token.generation, expires_at, &rotation);
-    if (error == -ENOENT) {
-        /* The client was deleted a moment ago; its view entry is stale. */
-        request->log_reason = "client_deleted";
-        oauth_error_respond(request, response, OAUTH_INVALID_GRANT,
-                            "the refresh token is invalid, expired or "
-                            "revoked");
+    if (rotate_family(context, request, client, &token, response) < 0)
         return;
-    }
-    if (error < 0) {
-        respond_store_failure(request, response, error);
-        return;
-    }
-    if (rotation != STORE_ROTATED) {
-        if (rotation == STORE_REUSED) {
-            log_reuse(request, &token);
-            request->log_event = "refresh_token_reused";
-        }
-        request->log_reason =
-            rotation == STORE_REUSED ? "reused" : "family_revoked";
-        oauth_error_respond(request, response, OAUTH_INVALID_GRANT,
-                            "the refresh token is invalid, expired or "
-                            "revoked");
-        return;
-    }
 
     grant = (struct token_grant){
         .client = client,
