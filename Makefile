@@ -44,6 +44,24 @@ test-sanitize: test-deps
 test-clang: deps
 	$(MAKE) build BUILD=build-clang CMAKE_FLAGS=-DCMAKE_C_COMPILER=clang
 
+# Every libFuzzer harness in fuzz/ for FUZZ_SECONDS each, in a clang build
+# with ASan and UBSan; FUZZ_ONLY=name runs one. A crash stops the run and
+# leaves its input in $(FUZZ_BUILD)/fuzz-work/<name>/.
+FUZZ_SECONDS ?= 300
+FUZZ_BUILD ?= build-fuzz
+FUZZ_ONLY ?= $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+
+fuzz: test-deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DTOKEND_FUZZ=ON \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo > $(FUZZ_BUILD).cmake.log \
+		|| (cat $(FUZZ_BUILD).cmake.log; exit 1)
+	cmake --build $(FUZZ_BUILD) --target fuzzers -j $(JOBS)
+	@for name in $(FUZZ_ONLY); do \
+		echo "== fuzz_$$name for $(FUZZ_SECONDS) s"; \
+		fuzz/run $(FUZZ_BUILD) $$name $(FUZZ_SECONDS) \
+			$(FUZZ_BUILD)/fuzz-work || exit 1; \
+	done
+
 lint:
 	@scripts/lint
 

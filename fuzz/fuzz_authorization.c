@@ -33,8 +33,7 @@ fuzz_basic(const char *header, uint8_t selector)
 
     error = authorization_parse_basic(header, user, user_size, password,
                                       password_size);
-    if (error != 0 && error != -EINVAL && error != -ENOENT &&
-        error != -ENOSPC)
+    if (error != 0 && error != -EINVAL && error != -ENOENT && error != -ENOSPC)
         abort();
     if (error == 0 && (strnlen(user, user_size) == user_size ||
                        strnlen(password, password_size) == password_size))
