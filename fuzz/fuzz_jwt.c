@@ -3,7 +3,7 @@
  * the parser behind every bearer check. The first byte of the input picks
  * one of four modes; the rest is that mode's data:
  *
- *   0  the bytes are a token: decode it, verify it under both keys (made at start);
+ *   0  the bytes are a token: decode it, verify it under both keys;
  *   1  the bytes edit a valid token (each three bytes: a position in two,
  *      a new byte; a last byte or two cut it short): whatever verifies
  *      must sign the original header and claims, so no edit can change
