@@ -161,6 +161,12 @@ def targets_table(bench):
         rows.append(("/v2/auth/check ≥ 60% of the nginx ceiling",
                      f"{share:.0%} ({fmt(check['rps'])} of "
                      f"{fmt(nginx['rps'])}/s)", verdict(share >= 0.6)))
+    bigger = bench.row("check-cache")
+    if ok(bigger) and ok(nginx):
+        share = bigger["rps"] / nginx["rps"]
+        rows.append(("the same with --verified-token-cache 65536 (a setting)",
+                     f"{share:.0%} ({fmt(bigger['rps'])}/s)",
+                     verdict(share >= 0.6)))
     for row, limit in ((issue, 5), (refresh, 5), (check, 2)):
         if ok(row):
             rows.append((f"p99 < {limit} ms: {row['label']}",
