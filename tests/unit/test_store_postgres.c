@@ -42,7 +42,7 @@ struct fixture {
 };
 
 /* Runs one command on the server's maintenance database. */
-static void
+__attribute__((format(printf, 1, 2))) static void
 admin_run(const char *format, ...)
 {
     char sql[512];
