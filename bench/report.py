@@ -10,6 +10,19 @@ import subprocess
 
 CEILING, TOKEND, PEER = 0x888888, 0x1f6fb5, 0xe07b00
 PEER_KEYS = ("glewlwyd", "oidc-provider")
+# Rows grouped by what they measure, whatever order they ran in.
+DISPLAY_ORDER = (
+    "nginx", "tokend-sqlite", "tokend-sqlite-info", "tokend-sqlite-threads",
+    "tokend-postgres", "glewlwyd", "oidc-provider", "refresh-sqlite",
+    "refresh-sqlite-threads", "refresh-postgres", "refresh-postgres-threads",
+    "check", "check-cache", "introspect")
+
+
+def ordered(results):
+    def rank(row):
+        key = row["key"]
+        return DISPLAY_ORDER.index(key) if key in DISPLAY_ORDER else 99
+    return sorted(results, key=rank)
 
 
 def version(command):
@@ -74,7 +87,7 @@ def main_table(bench):
             f"{ratio(result['tokens_per_second'], nginx_rps)} | "
             f"{ratio(result['tokens_per_second'], sign)} | "
             "tokend's signer alone, no HTTP |")
-    for row in bench.results:
+    for row in ordered(bench.results):
         if "missing" in row:
             lines.append(f"| {row['label']} | {row['missing']} "
                          "| | | | | | | | |")
@@ -212,7 +225,7 @@ def write_data(bench, path):
     for algorithm, result in bench.signing.items():
         rows.append((f"signing ceiling {algorithm} (tokens/s)",
                      result["tokens_per_second"], None, CEILING))
-    for row in bench.results:
+    for row in ordered(bench.results):
         if "missing" in row:
             continue
         color = CEILING if row["key"] == "nginx" else (
@@ -246,15 +259,15 @@ set bmargin at screen {40 / height:.4f}
 set lmargin at screen 0.27
 set rmargin at screen 0.66
 set title "requests (tokens for the signer) per second, log scale: longer is better"
-set xrange [50:1000000]
+set xrange [5:1000000]
 set format x "%.0s%c"
-plot '{data}' using (sqrt($2)):0:(1):2:($0-0.36):($0+0.36):4:ytic(1) \\
+plot '{data}' using (sqrt($2*0.1)):0:(0.1):2:($0-0.36):($0+0.36):4:ytic(1) \\
         with boxxyerror lc rgb variable, \\
      '' using ($2*1.12):0:(sprintf("%.0f", $2)) with labels left font ",11"
 set lmargin at screen 0.69
 set rmargin at screen 0.98
 set title "p99 latency in ms, log scale: shorter is better"
-set xrange [0.05:3000]
+set xrange [0.05:30000]
 set format x "%g"
 set format y ""
 plot '{data}' using (sqrt($3*0.01)):0:(0.01):3:($0-0.36):($0+0.36):4 \\
