@@ -21,6 +21,7 @@
 
 #include <sodium.h>
 
+#include "http/connection_deadline.h"
 #include "log/log.h"
 
 /* A body this many times over the limit is not read to its end: the
@@ -31,6 +32,7 @@
 
 struct http_server {
     struct MHD_Daemon *daemon;
+    struct connection_deadlines *deadlines;
     struct http_server_options options;
     atomic_int requests_in_flight;
     char request_id_prefix[9];
@@ -324,6 +326,17 @@ receive_body(struct http_server *server, struct exchange *exchange,
     return MHD_YES;
 }
 
+/* The deadline watch of a connection (its socket context), or NULL. */
+static struct connection_watch *
+watch_of(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info;
+
+    info = MHD_get_connection_info(connection,
+                                   MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info != NULL ? info->socket_context : NULL;
+}
+
 static enum MHD_Result
 handle_access(void *closure, struct MHD_Connection *connection,
               const char *url, const char *method, const char *version,
@@ -350,6 +363,7 @@ handle_access(void *closure, struct MHD_Connection *connection,
             free(response);
             return MHD_YES;
         }
+        connection_watch_answering(watch_of(connection));
         result = send_response(connection, &exchange->request, response);
         free(response);
         return result;
@@ -358,6 +372,8 @@ handle_access(void *closure, struct MHD_Connection *connection,
     if (*upload_data_size > 0)
         return receive_body(server, exchange, upload_data, upload_data_size);
 
+    /* The whole request is in: the slow-client deadline stops here. */
+    connection_watch_answering(watch_of(connection));
     response = calloc(1, sizeof(*response));
     if (response == NULL)
         return MHD_NO;
@@ -383,9 +399,9 @@ handle_completed(void *closure, struct MHD_Connection *connection,
     struct http_server *server = closure;
     struct exchange *exchange = *request_closure;
 
-    (void)connection;
     (void)code;
 
+    connection_watch_idle(watch_of(connection));
     if (exchange == NULL)
         return;
     sodium_memzero(exchange->body, exchange->body_size <
@@ -395,6 +411,29 @@ handle_completed(void *closure, struct MHD_Connection *connection,
     free(exchange);
     *request_closure = NULL;
     atomic_fetch_sub(&server->requests_in_flight, 1);
+}
+
+static void
+handle_connection(void *closure, struct MHD_Connection *connection,
+                  void **socket_context,
+                  enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *server = closure;
+    const union MHD_ConnectionInfo *info;
+    char remote[HTTP_ADDRESS_SIZE];
+
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        connection_deadlines_close(server->deadlines, *socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    info = MHD_get_connection_info(connection,
+                                   MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info == NULL)
+        return;
+    fill_remote_address(connection, remote, sizeof(remote));
+    *socket_context =
+        connection_deadlines_open(server->deadlines, info->connect_fd, remote);
 }
 
 static void
@@ -505,6 +544,7 @@ start_daemon(struct http_server *server, int family, int listener)
         MHD_OPTION_CONNECTION_LIMIT, options->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, options->connection_timeout,
         MHD_OPTION_NOTIFY_COMPLETED, handle_completed, server,
+        MHD_OPTION_NOTIFY_CONNECTION, handle_connection, server,
         MHD_OPTION_END);
 }
 
@@ -537,6 +577,10 @@ http_server_start(const struct http_server_options *options,
     if (options->on_bound != NULL)
         options->on_bound(server->port, options->on_bound_argument);
 
+    error = connection_deadlines_new(options->connection_timeout,
+                                     &server->deadlines);
+    if (error < 0)
+        goto fail;
     server->daemon = start_daemon(server, address->ai_family, listener);
     if (server->daemon == NULL) {
         error = -EIO;
@@ -548,6 +592,7 @@ http_server_start(const struct http_server_options *options,
     return 0;
 
 fail:
+    connection_deadlines_free(server->deadlines);
     if (listener >= 0)
         close(listener);
     if (address != NULL)
@@ -581,5 +626,6 @@ http_server_stop(struct http_server *server, unsigned int grace)
     }
 
     MHD_stop_daemon(server->daemon);
+    connection_deadlines_free(server->deadlines);
     free(server);
 }
