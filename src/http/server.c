@@ -27,6 +27,8 @@
 /* A body this many times over the limit is not read to its end: the
  * connection is closed instead, so a client cannot make us drain it. */
 #define OVERSIZE_DRAIN_FACTOR 16
+/* "connection limit reached" is logged at most this often. */
+#define LIMIT_LOG_NS 10000000000LL
 
 #define LISTEN_BACKLOG 1024
 
@@ -38,6 +40,8 @@ struct http_server {
     char request_id_prefix[9];
     unsigned int port;
     atomic_uint_fast64_t request_count;
+    atomic_uint open_connections;
+    atomic_int_fast64_t limit_logged_ns;
 };
 
 struct exchange {
@@ -413,6 +417,23 @@ handle_completed(void *closure, struct MHD_Connection *connection,
     atomic_fetch_sub(&server->requests_in_flight, 1);
 }
 
+/* At the limit, libmicrohttpd stops accepting and new connections wait
+ * in the listen queue, silently: say so, at most every LIMIT_LOG_NS. */
+static void
+note_connection_count(struct http_server *server, unsigned int count)
+{
+    int64_t now = monotonic_ns();
+    int64_t logged = atomic_load(&server->limit_logged_ns);
+
+    if (count < server->options.max_connections ||
+        (logged != 0 && now - logged < LIMIT_LOG_NS) ||
+        !atomic_compare_exchange_strong(&server->limit_logged_ns, &logged,
+                                        now))
+        return;
+    log_write(LOG_WARN, "connection limit reached",
+              "max_connections=%u", server->options.max_connections);
+}
+
 static void
 handle_connection(void *closure, struct MHD_Connection *connection,
                   void **socket_context,
@@ -425,8 +446,11 @@ handle_connection(void *closure, struct MHD_Connection *connection,
     if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         connection_deadlines_close(server->deadlines, *socket_context);
         *socket_context = NULL;
+        atomic_fetch_sub(&server->open_connections, 1);
         return;
     }
+    note_connection_count(server,
+                          atomic_fetch_add(&server->open_connections, 1) + 1);
     info = MHD_get_connection_info(connection,
                                    MHD_CONNECTION_INFO_CONNECTION_FD);
     if (info == NULL)

@@ -157,6 +157,7 @@ class LimitsTest(TokendTestCase):
         with self.assertRaises((socket.timeout, ConnectionError)):
             if extra.recv(100) == b"":
                 raise ConnectionError("refused")
+        self.assertIn("connection limit reached", tokend.log_text())
 
         # Service resumes as soon as the holders go.
         for holder in holders:
