@@ -22,6 +22,7 @@ import time
 import unittest
 import urllib.parse
 
+os.environ.pop("TOKEND_TEST_POSTGRES", None)  # an SQLite store, always
 sys.path.insert(0, os.path.join(os.environ.get("TOKEND_SOURCE", "."),
                                 "tests/support"))
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import unittest
 
+os.environ.pop("TOKEND_TEST_POSTGRES", None)  # an SQLite store, always
 sys.path.insert(0, os.path.join(os.environ.get("TOKEND_SOURCE", "."),
                                 "tests/support"))
 

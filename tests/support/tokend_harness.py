@@ -56,7 +56,10 @@ class Tokend:
     """One tokend process and its store in a temporary folder."""
 
     def __init__(self, *args, db=None, env=None, folder=None,
-                 log_name="tokend.log"):
+                 log_name="tokend.log", prefix=None):
+        """prefix: words put before the tokend command, a valgrind run
+        for example."""
+        self.prefix = list(prefix or [])
         self.folder = folder or tempfile.mkdtemp(prefix="tokend-test-")
         if db is None and POSTGRES:
             db = postgres_database_create()
@@ -75,7 +78,8 @@ class Tokend:
     def start(self, timeout=10):
         has_listen = any(a.startswith("--listen") for a in self.args)
         listen = [] if has_listen else ["--listen", "127.0.0.1:0"]
-        command = [TOKEND, "--db", self.db] + listen + self.args
+        command = self.prefix + [TOKEND, "--db", self.db] + listen + \
+            self.args
         self.log_file = open(self.log_path, "ab")
         # A restart appends to the same log: look past the earlier runs.
         earlier = len(self.log_text())
