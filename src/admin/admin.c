@@ -39,7 +39,7 @@ static const struct option options[] = {
 /* The rights a client may carry beyond its scopes (see introspect.c). */
 static const char *const known_permissions[] = {"introspect"};
 
-static void
+__attribute__((format(printf, 1, 0))) static void
 message_print(const char *format, va_list arguments)
 {
     fputs("tokenctl: ", stderr);

@@ -460,7 +460,9 @@ handle_connection(void *closure, struct MHD_Connection *connection,
         connection_deadlines_open(server->deadlines, info->connect_fd, remote);
 }
 
-static void
+/* The format comes from libmicrohttpd; the attribute lets the compiler
+ * check the call as a printf, which clang's -Wformat-nonliteral needs. */
+__attribute__((format(printf, 2, 0))) static void
 log_from_library(void *closure, const char *format, va_list arguments)
 {
     char message[512];
