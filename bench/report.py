@@ -35,22 +35,28 @@ def version(command):
     return text[0] if text else "?"
 
 
+def source_state(root):
+    """The commit the build was made from, and whether src/ differed from
+    it; run.py asks when the run starts, right after the build."""
+    commit = version(["git", "-C", root, "rev-parse", "--short", "HEAD"])
+    dirty = subprocess.run(["git", "-C", root, "status", "--porcelain",
+                            "--", "src"], capture_output=True,
+                           text=True).stdout.strip()
+    return f"commit {commit}" + (" with uncommitted changes in src/"
+                                 if dirty else "")
+
+
 def machine_facts(bench):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     model = "?"
     with open("/proc/cpuinfo") as cpuinfo:
         for line in cpuinfo:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    commit = version(["git", "-C", root, "rev-parse", "--short", "HEAD"])
-    dirty = version(["git", "-C", root, "status", "--porcelain",
-                     "--untracked-files=no"])
     facts = {
         "machine": f"{os.cpu_count()} cores, {model}, Linux "
         f"{platform.release()}",
-        "tokend": f"commit {commit}"
-        + (" (with uncommitted changes)" if dirty not in ("", "?") else ""),
+        "tokend": bench.facts.pop("tokend", "?"),
         "wrk": version(["wrk", "-v"]),
         "nginx": version(["nginx", "-v"]),
         "glewlwyd": version(["glewlwyd", "--version"]),

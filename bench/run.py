@@ -741,6 +741,8 @@ class Bench:
 
     def run(self):
         smoke = self.options.smoke
+        from report import source_state
+        self.facts["tokend"] = source_state(ROOT)
         self.facts["loadavg before"] = open("/proc/loadavg").read().strip()
         log(f"load average before: {self.facts['loadavg before']}")
 
