@@ -26,6 +26,7 @@
 #include "oauth/throttle.h"
 #include "store/store.h"
 #include "token/master_key.h"
+#include "util/work_pool.h"
 
 struct daemon_parts {
     struct store *store;
@@ -33,6 +34,7 @@ struct daemon_parts {
     struct throttle *throttle;
     struct cleanup *cleanup;
     struct verified_tokens *verified_tokens;
+    struct work_pool *work_pool;
     struct http_server *server;
 };
 
@@ -150,6 +152,9 @@ start(struct settings *settings, struct oauth_context *context,
     if (verified_tokens_new((size_t)settings->verified_token_cache,
                             &parts->verified_tokens) < 0)
         return fail_start("cannot start", "out of memory");
+    if (work_pool_start((unsigned int)settings->store_threads,
+                        &parts->work_pool) < 0)
+        return fail_start("cannot start", "store threads");
     if (cleanup_start(parts->store, settings->cleanup_interval,
                       settings->cleanup_batch, &parts->cleanup) < 0)
         return fail_start("cannot start", "cleanup thread");
@@ -160,6 +165,7 @@ start(struct settings *settings, struct oauth_context *context,
         .view = parts->view,
         .throttle = parts->throttle,
         .verified_tokens = parts->verified_tokens,
+        .work_pool = parts->work_pool,
     };
     return start_server(settings, context, &parts->server);
 }
@@ -170,6 +176,7 @@ stop(const struct settings *settings, struct daemon_parts *parts)
     if (parts->server != NULL)
         http_server_stop(parts->server,
                          (unsigned int)settings->shutdown_grace);
+    work_pool_stop(parts->work_pool);
     cleanup_stop(parts->cleanup);
     view_close(parts->view);
     throttle_free(parts->throttle);

@@ -84,6 +84,11 @@ static const struct setting setting_table[] = {
     INTEGER("auth-failure-window", "TOKEND_AUTH_FAILURE_WINDOW",
             auth_failure_window, "60", 1, 86400,
             "seconds over which failed authentications are counted"),
+    INTEGER("store-threads", "TOKEND_STORE_THREADS", store_threads, "64", 0,
+            1024,
+            "threads that wait for refresh rotations to commit, so that "
+            "concurrent refreshes share commits; 0 makes the HTTP threads "
+            "wait"),
     INTEGER("verified-token-cache", "TOKEND_VERIFIED_TOKEN_CACHE",
             verified_token_cache, "4096", 0, 1048576,
             "access tokens whose signature check is remembered; 0 checks "

@@ -35,6 +35,7 @@ struct settings {
     int64_t auth_failure_limit;
     int64_t auth_failure_window;
     int64_t verified_token_cache;
+    int64_t store_threads;
     bool issuer_derived; /* from --listen, not given */
     bool audience_derived;
 };

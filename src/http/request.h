@@ -68,6 +68,16 @@ __attribute__((format(printf, 3, 4))) void
 http_response_add_header(struct http_response *response, const char *name,
                          const char *format, ...);
 
+/*
+ * For a handler whose answer needs to wait (a durable commit): the handler
+ * returns without answering, the connection waits, and the HTTP thread
+ * serves others meanwhile. The request and the response given to the
+ * handler stay valid until http_request_resume, which any thread may call
+ * once the response is filled in; it must be called exactly once.
+ */
+void http_request_defer(struct http_request *request);
+void http_request_resume(struct http_request *request);
+
 /* Sets the body; a body too large for the buffer becomes a 500. */
 void http_response_set_body(struct http_response *response,
                             unsigned int status, const char *content_type,

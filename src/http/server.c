@@ -32,11 +32,15 @@
 
 #define LISTEN_BACKLOG 1024
 
+/* Seconds stopping waits for deferred requests after the grace is over. */
+#define DEFERRED_WAIT_LIMIT 60
+
 struct http_server {
     struct MHD_Daemon *daemon;
     struct connection_deadlines *deadlines;
     struct http_server_options options;
     atomic_int requests_in_flight;
+    atomic_int requests_deferred;
     char request_id_prefix[9];
     unsigned int port;
     atomic_uint_fast64_t request_count;
@@ -44,8 +48,13 @@ struct http_server {
     atomic_int_fast64_t limit_logged_ns;
 };
 
+/* The request comes first, so that a handler's request pointer is also
+ * the exchange's (http_request_defer). */
 struct exchange {
     struct http_request request;
+    struct http_response *response; /* the handler's answer, once called */
+    bool deferred;
+    struct http_server *server;
     const struct http_route *route;
     size_t body_size; /* bytes received, even past the limit */
     char body[];      /* max_body_size + 1 */
@@ -250,6 +259,7 @@ exchange_new(struct http_server *server, struct MHD_Connection *connection,
     if (exchange == NULL)
         return NULL;
 
+    exchange->server = server;
     exchange->request.connection = connection;
     exchange->request.method = method;
     exchange->request.path = url;
@@ -376,23 +386,46 @@ handle_access(void *closure, struct MHD_Connection *connection,
     if (*upload_data_size > 0)
         return receive_body(server, exchange, upload_data, upload_data_size);
 
-    /* The whole request is in: the slow-client deadline stops here. */
-    connection_watch_answering(watch_of(connection));
-    response = calloc(1, sizeof(*response));
-    if (response == NULL)
+    /* Called again after http_request_resume: the answer is ready. */
+    if (exchange->deferred)
+        return send_response(connection, &exchange->request,
+                             exchange->response);
+
+    exchange->response = calloc(1, sizeof(*exchange->response));
+    if (exchange->response == NULL)
         return MHD_NO;
     if (exchange->body_size > server->options.max_body_size) {
         exchange->request.log_reason = "body_too_large";
-        server->options.write_error(&exchange->request, response, 413,
-                                    "invalid_request",
+        server->options.write_error(&exchange->request, exchange->response,
+                                    413, "invalid_request",
                                     "request body too large");
     } else {
         exchange->route->handler(server->options.context, &exchange->request,
-                                 response);
+                                 exchange->response);
     }
-    result = send_response(connection, &exchange->request, response);
-    free(response);
-    return result;
+    if (exchange->deferred)
+        return MHD_YES;
+    return send_response(connection, &exchange->request, exchange->response);
+}
+
+void
+http_request_defer(struct http_request *request)
+{
+    struct exchange *exchange = (struct exchange *)request;
+
+    exchange->deferred = true;
+    atomic_fetch_add(&exchange->server->requests_deferred, 1);
+    MHD_suspend_connection(request->connection);
+}
+
+void
+http_request_resume(struct http_request *request)
+{
+    struct exchange *exchange = (struct exchange *)request;
+    struct http_server *server = exchange->server;
+
+    MHD_resume_connection(request->connection);
+    atomic_fetch_sub(&server->requests_deferred, 1);
 }
 
 static void
@@ -408,6 +441,11 @@ handle_completed(void *closure, struct MHD_Connection *connection,
     connection_watch_idle(watch_of(connection));
     if (exchange == NULL)
         return;
+    if (exchange->response != NULL) {
+        sodium_memzero(exchange->response->body,
+                       exchange->response->body_length);
+        free(exchange->response);
+    }
     sodium_memzero(exchange->body, exchange->body_size <
                                            server->options.max_body_size
                                        ? exchange->body_size
@@ -556,7 +594,8 @@ static struct MHD_Daemon *
 start_daemon(struct http_server *server, int family, int listener)
 {
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                         MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+                         MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                         MHD_ALLOW_SUSPEND_RESUME;
     const struct http_server_options *options = &server->options;
 
     if (family == AF_INET6)
@@ -633,6 +672,14 @@ http_server_port(const struct http_server *server)
     return server->port;
 }
 
+static void
+pause_briefly(void)
+{
+    struct timespec pause = {0, 10000000};
+
+    nanosleep(&pause, NULL);
+}
+
 void
 http_server_stop(struct http_server *server, unsigned int grace)
 {
@@ -646,10 +693,16 @@ http_server_stop(struct http_server *server, unsigned int grace)
         close(listener);
 
     while (atomic_load(&server->requests_in_flight) > 0 &&
-           monotonic_ns() < deadline) {
-        struct timespec pause = {0, 10000000};
-        nanosleep(&pause, NULL);
-    }
+           monotonic_ns() < deadline)
+        pause_briefly();
+
+    /* A deferred request's connection must outlive its resume, which
+     * comes from a store call of bounded duration: wait for it even past
+     * the grace, up to a hard limit. */
+    deadline = monotonic_ns() + (int64_t)DEFERRED_WAIT_LIMIT * 1000000000;
+    while (atomic_load(&server->requests_deferred) > 0 &&
+           monotonic_ns() < deadline)
+        pause_briefly();
 
     MHD_stop_daemon(server->daemon);
     connection_deadlines_free(server->deadlines);

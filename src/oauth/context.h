@@ -12,6 +12,7 @@
 
 struct throttle;
 struct verified_tokens;
+struct work_pool;
 
 struct oauth_context {
     const struct settings *settings;
@@ -19,6 +20,7 @@ struct oauth_context {
     struct view *view;
     struct throttle *throttle; /* NULL when throttling is off */
     struct verified_tokens *verified_tokens; /* NULL: no cache */
+    struct work_pool *work_pool; /* runs refreshes; NULL: HTTP threads do */
 };
 
 #endif

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -19,6 +20,8 @@
 #include "oauth/error.h"
 #include "oauth/scope.h"
 #include "oauth/token_response.h"
+#include "util/text.h"
+#include "util/work_pool.h"
 
 static void
 respond_store_failure(struct http_request *request,
@@ -109,17 +112,15 @@ log_reuse(const struct http_request *request, const struct refresh_token *token)
  * negative errno. */
 static int
 rotate_family(struct oauth_context *context, struct http_request *request,
-              const struct view_client *client,
-              const struct refresh_token *token,
+              const struct refresh_token *token, int64_t expires_at,
               struct http_response *response)
 {
-    int64_t expires_at = token_issued_at(client, (int64_t)time(NULL)) +
-                         context->settings->refresh_token_ttl;
     enum store_rotation rotation;
     int error;
 
-    error = store_family_rotate(context->store, token->family_id, client->id,
-                                token->generation, expires_at, &rotation);
+    error = store_family_rotate(context->store, token->family_id,
+                                token->client_id, token->generation,
+                                expires_at, &rotation);
     if (error == -ENOENT) {
         /* The client was deleted a moment ago; its view entry is stale. */
         request->log_reason = "client_deleted";
@@ -141,6 +142,65 @@ rotate_family(struct oauth_context *context, struct http_request *request,
     return -EACCES;
 }
 
+/* Everything a refresh needs once its checks have passed, so that the
+ * rotation and the answer can be finished on a thread of the work pool. */
+struct refresh_job {
+    struct work_item item; /* first: the pool hands this back */
+    struct oauth_context *context;
+    struct http_request *request;
+    struct http_response *response;
+    struct refresh_token token;
+    char scope[REFRESH_SCOPE_SIZE];
+    bool scope_requested;
+    int64_t expires_at;
+};
+
+/* Rotates, then signs under a fresh snapshot: the rotation waits for a
+ * durable commit and must not hold the view's read lock meanwhile. */
+static void
+finish_refresh(struct refresh_job *job)
+{
+    const struct view_snapshot *snapshot;
+    const struct view_client *client;
+    struct token_grant grant;
+
+    if (rotate_family(job->context, job->request, &job->token,
+                      job->expires_at, job->response) < 0)
+        return;
+
+    snapshot = view_acquire(job->context->view);
+    client = view_client(snapshot, job->token.client_id);
+    if (client == NULL || client->disabled) {
+        job->request->log_reason = "client_gone";
+        oauth_error_respond(job->request, job->response, OAUTH_INVALID_GRANT,
+                            "the refresh token is invalid, expired or "
+                            "revoked");
+    } else {
+        grant = (struct token_grant){
+            .client = client,
+            .scope = job->scope,
+            .scope_requested = job->scope_requested,
+            .family_id = job->token.family_id,
+            .generation = job->token.generation + 1,
+        };
+        token_response_issue(job->context, snapshot, job->request,
+                             job->response, &grant);
+    }
+    view_release(job->context->view);
+}
+
+static void
+run_refresh_job(struct work_item *item)
+{
+    struct refresh_job *job = (struct refresh_job *)item;
+    struct http_request *request = job->request;
+
+    finish_refresh(job);
+    sodium_memzero(job, sizeof(*job));
+    free(job);
+    http_request_resume(request);
+}
+
 void
 grant_refresh_token(struct oauth_context *context,
                     const struct view_snapshot *snapshot,
@@ -149,23 +209,38 @@ grant_refresh_token(struct oauth_context *context,
                     struct http_response *response)
 {
     struct refresh_token token;
-    struct token_grant grant;
+    struct refresh_job *job;
     const char *scope;
 
     if (check_token(snapshot, request, form_get(form, "refresh_token"),
-                    client, &token, response) < 0)
-        return;
-    if (check_scope(request, form, &token, &scope, response) < 0)
-        return;
-    if (rotate_family(context, request, client, &token, response) < 0)
+                    client, &token, response) < 0 ||
+        check_scope(request, form, &token, &scope, response) < 0)
         return;
 
-    grant = (struct token_grant){
-        .client = client,
-        .scope = scope,
+    job = calloc(1, sizeof(*job));
+    if (job == NULL) {
+        oauth_error_respond(request, response, OAUTH_SERVER_ERROR,
+                            "out of memory");
+        return;
+    }
+    *job = (struct refresh_job){
+        .item.run = run_refresh_job,
+        .context = context,
+        .request = request,
+        .response = response,
+        .token = token,
         .scope_requested = form_get(form, "scope") != NULL,
-        .family_id = token.family_id,
-        .generation = token.generation + 1,
+        .expires_at = token_issued_at(client, (int64_t)time(NULL)) +
+                      context->settings->refresh_token_ttl,
     };
-    token_response_issue(context, snapshot, request, response, &grant);
+    text_copy(job->scope, sizeof(job->scope), scope);
+
+    /* Without a pool (a setting), the HTTP thread waits for the commit. */
+    if (context->work_pool == NULL) {
+        finish_refresh(job);
+        free(job);
+        return;
+    }
+    http_request_defer(request);
+    work_pool_submit(context->work_pool, &job->item);
 }
