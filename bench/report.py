@@ -292,6 +292,8 @@ unset multiplot
 def write_report(bench, micro, out, smoke=False):
     now = datetime.datetime.now(datetime.timezone.utc)
     stem = "smoke" if smoke else now.strftime("%Y-%m-%d")
+    if not smoke and os.path.exists(os.path.join(out, f"{stem}.md")):
+        stem = now.strftime("%Y-%m-%d-%H%M")  # a second run that day
     markdown = os.path.join(out, f"{stem}.md")
     data = os.path.join(out, f"{stem}.tsv")
     png = os.path.join(out, f"{stem}.png")
