@@ -377,10 +377,27 @@ init_lock(pthread_rwlock_t *lock)
     pthread_rwlockattr_destroy(&attributes);
 }
 
+static void
+log_loaded(const struct view_snapshot *snapshot,
+           const struct timespec *started)
+{
+    struct timespec now;
+    long long elapsed_us;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    elapsed_us = (now.tv_sec - started->tv_sec) * 1000000LL +
+                 (now.tv_nsec - started->tv_nsec) / 1000;
+    log_write(LOG_NOTICE, "store loaded",
+              "clients=%zu revocations=%zu duration_us=%lld",
+              snapshot->client_count, snapshot->revocation_count,
+              elapsed_us);
+}
+
 int
 view_open(const struct view_options *options, struct view **out)
 {
     struct view *view = calloc(1, sizeof(*view));
+    struct timespec started;
     int error;
 
     if (view == NULL)
@@ -393,9 +410,11 @@ view_open(const struct view_options *options, struct view **out)
     pthread_cond_init(&view->wake, NULL);
     pthread_cond_init(&view->refreshed, NULL);
 
+    clock_gettime(CLOCK_MONOTONIC, &started);
     error = snapshot_load(view, &view->current);
     if (error < 0)
         goto fail;
+    log_loaded(view->current, &started);
 
     error = -pthread_create(&view->thread, NULL, run_refresh_thread, view);
     if (error < 0)
