@@ -420,6 +420,9 @@ handle_access(void *closure, struct MHD_Connection *connection,
         return send_response(connection, &exchange->request,
                              exchange->response);
 
+    /* The whole request is in: the slow-client deadline stops here, so
+     * a handler that waits (for the store, say) is never cut. */
+    connection_watch_answering(watch_of(connection));
     exchange->response = response_new();
     if (exchange->response == NULL)
         return MHD_NO;

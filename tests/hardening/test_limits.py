@@ -8,11 +8,14 @@ import http.client
 import os
 import select
 import socket
+import sqlite3
 import sys
 import threading
 import time
 import unittest
+import urllib.parse
 
+os.environ.pop("TOKEND_TEST_POSTGRES", None)  # an SQLite store, always
 sys.path.insert(0, os.path.join(os.environ.get("TOKEND_SOURCE", "."),
                                 "tests/support"))
 
@@ -171,6 +174,29 @@ class LimitsTest(TokendTestCase):
             self.assert_alive(tokend)
         else:
             self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer)
+
+    def test_a_slow_answer_is_not_cut(self):
+        # The deadline covers receiving a request, not answering it: a
+        # refresh that waits 5 s for the store's write lock (held here by
+        # another process) gets its answer on a 1 s timeout.
+        tokend = self.start_tokend("--connection-timeout", "1")
+        client = tokend.create_client("patient")
+        refresh_token = tokend.issue(client)["refresh_token"]
+        locker = sqlite3.connect(tokend.db, timeout=10)
+        self.addCleanup(locker.close)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            answer = tokend.request(
+                "POST", "/v2/auth/token", timeout=30,
+                body=urllib.parse.urlencode({
+                    "grant_type": "refresh_token",
+                    "refresh_token": refresh_token}),
+                headers=dict(tokend.basic_auth(client), **{
+                    "Content-Type": "application/x-www-form-urlencoded"}))
+        finally:
+            locker.rollback()
+        self.assertEqual(answer.status, 503, answer)
+        self.assertNotIn("request not received in time", tokend.log_text())
 
     def test_slowloris_is_cut_while_a_normal_client_keeps_its_speed(self):
         timeout = 2
