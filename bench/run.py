@@ -143,6 +143,7 @@ class Server:
         self.log_path = log_path or os.devnull
         self.log_file = open(self.log_path, "ab")
         started = time.monotonic()
+        self.started = started
         self.process = subprocess.Popen(
             command, env=env, cwd=cwd, stdout=self.log_file,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -455,9 +456,9 @@ class Bench:
         server = self.start_tokend(label, store, log_level, env, log_path)
         try:
             if key == "tokend-sqlite":
+                self.facts["tokend idle RSS MB"] = server.rss_kb() / 1024
                 self.facts["tokend start to listening"] = (
-                    f"{server.start_seconds * 1000:.0f} ms, idle RSS "
-                    f"{server.rss_kb() / 1024:.1f} MB")
+                    f"{server.start_seconds * 1000:.0f} ms")
             self.verify_token_answer(
                 f"http://127.0.0.1:{server.port}/v2/auth/token",
                 credentials["client"], label)
@@ -580,6 +581,70 @@ class Bench:
                          [self.valid_file, self.credentials["introspector"]])
         finally:
             self.stop(server)
+
+    # --- scale: 100,000 clients, 1,000,000 refresh families ---------------
+
+    def step_scale(self, clients=100_000, families=1_000_000):
+        """The RSS and start-up targets of issue 5 at their stated scale.
+        tokenctl would take minutes to create 100,000 clients, so they are
+        written straight into a copy of the SQLite store (random secret
+        hashes: they never authenticate), with the families."""
+        import sqlite3
+
+        store = os.path.join(self.work, "scale.db")
+        for suffix in ("", "-wal", "-shm", ".master-key"):
+            if os.path.exists(self.store + suffix):
+                shutil.copyfile(self.store + suffix, store + suffix)
+        os.chmod(store, 0o600)
+        now = int(time.time())
+        connection = sqlite3.connect(store)
+        try:
+            with connection:
+                connection.executemany(
+                    "INSERT INTO clients (id, name, scope, secret_hash, "
+                    "created_at) VALUES (?, ?, 'read write', ?, ?)",
+                    ((os.urandom(16).hex(), f"scale-{n}", os.urandom(32), now)
+                     for n in range(clients)))
+                ids = [row[0] for row in connection.execute(
+                    "SELECT id FROM clients")]
+                connection.executemany(
+                    "INSERT INTO refresh_families (id, client_id, generation,"
+                    " expires_at) VALUES (?, ?, 1, ?)",
+                    ((os.urandom(16), ids[n % len(ids)], now + 2592000)
+                     for n in range(families)))
+        finally:
+            connection.close()
+
+        server = self.start_tokend("tokend (scale)", store,
+                                   log_path=os.path.join(self.work,
+                                                         "scale.log"))
+        try:
+            url = f"http://127.0.0.1:{server.port}"
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if http("GET", url + "/health")[0] == 200:
+                        break
+                except OSError:
+                    time.sleep(0.001)
+            first_answer = time.monotonic() - server.started
+            time.sleep(0.5)
+            idle = server.rss_kb() / 1024
+            self.verify_token_answer(url + "/v2/auth/token",
+                                     self.credentials["client"], "scale")
+            row = self.measure(
+                "scale", f"tokend, SQLite, client_credentials, {clients:,} "
+                f"clients, {families:,} families", server, "post.lua",
+                "/v2/auth/token", [CC_BODY, self.credentials["client"]],
+                issues_tokens=True, note="ES256, log level warn")
+        finally:
+            self.stop(server)
+        self.facts["scale first answer ms"] = first_answer * 1000
+        self.facts["scale"] = (
+            f"{clients:,} clients and {families:,} refresh families: first "
+            f"answer {first_answer * 1000:.0f} ms after exec, idle RSS "
+            f"{idle:.1f} MB, peak RSS under load {row['peak_rss_mb']:.1f} MB")
+        log(self.facts["scale"])
 
     # --- PostgreSQL -------------------------------------------------------
 
@@ -807,6 +872,9 @@ class Bench:
                 env=dict(os.environ, TOKEND_VERIFIED_TOKEN_CACHE="65536"),
                 note="; the same load, a 16 times larger cache")
         self.step_introspect()
+        if not smoke:
+            self.peer_step("scale", "tokend at 100,000 clients",
+                           self.step_scale)
         self.facts["loadavg after"] = open("/proc/loadavg").read().strip()
 
     def cleanup(self):
