@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +34,15 @@ struct fixture {
 static void
 remove_database(const char *path)
 {
-    char name[160];
+    static const char *const suffixes[] = {"-wal", "-shm"};
+    char name[PATH_MAX];
 
     unlink(path);
-    snprintf(name, sizeof(name), "%s-wal", path);
-    unlink(name);
-    snprintf(name, sizeof(name), "%s-shm", path);
-    unlink(name);
+    for (size_t i = 0; i < 2; i++) {
+        if (snprintf(name, sizeof(name), "%s%s", path, suffixes[i]) <
+            (int)sizeof(name))
+            unlink(name);
+    }
 }
 
 static int
