@@ -24,7 +24,8 @@
 struct entry {
     unsigned char digest[DIGEST_SIZE];
     bool used;
-    struct access_token_claims claims;
+    bool forged;
+    struct access_token_claims claims; /* unset when forged */
 };
 
 struct verified_tokens {
@@ -101,18 +102,19 @@ find_way(const struct entry *set, const unsigned char *digest)
     return -1;
 }
 
-bool
+enum verified_verdict
 verified_tokens_find(struct verified_tokens *cache, const char *token,
                      size_t length, struct access_token_claims *claims)
 {
     unsigned char digest[DIGEST_SIZE];
+    enum verified_verdict verdict = VERIFIED_UNKNOWN;
     struct entry *set;
     pthread_mutex_t *stripe;
     size_t index;
     int way;
 
     if (cache == NULL)
-        return false;
+        return VERIFIED_UNKNOWN;
 
     index = digest_token(cache, token, length, digest);
     set = &cache->entries[index * WAYS];
@@ -120,24 +122,25 @@ verified_tokens_find(struct verified_tokens *cache, const char *token,
 
     pthread_mutex_lock(stripe);
     way = find_way(set, digest);
-    if (way >= 0)
+    if (way >= 0 && set[way].forged) {
+        verdict = VERIFIED_FORGED;
+    } else if (way >= 0) {
         *claims = set[way].claims;
+        verdict = VERIFIED_VALID;
+    }
     pthread_mutex_unlock(stripe);
-    return way >= 0;
+    return verdict;
 }
 
-void
-verified_tokens_add(struct verified_tokens *cache, const char *token,
-                    size_t length, const struct access_token_claims *claims)
+static void
+remember(struct verified_tokens *cache, const char *token, size_t length,
+         const struct access_token_claims *claims)
 {
     unsigned char digest[DIGEST_SIZE];
     struct entry *set;
     pthread_mutex_t *stripe;
     size_t index;
     int way;
-
-    if (cache == NULL)
-        return;
 
     index = digest_token(cache, token, length, digest);
     set = &cache->entries[index * WAYS];
@@ -150,7 +153,25 @@ verified_tokens_add(struct verified_tokens *cache, const char *token,
         cache->next_victim[index] = (unsigned char)((way + 1) % WAYS);
     }
     memcpy(set[way].digest, digest, DIGEST_SIZE);
-    set[way].claims = *claims;
+    set[way].forged = claims == NULL;
+    if (claims != NULL)
+        set[way].claims = *claims;
     set[way].used = true;
     pthread_mutex_unlock(stripe);
+}
+
+void
+verified_tokens_add(struct verified_tokens *cache, const char *token,
+                    size_t length, const struct access_token_claims *claims)
+{
+    if (cache != NULL)
+        remember(cache, token, length, claims);
+}
+
+void
+verified_tokens_add_forged(struct verified_tokens *cache, const char *token,
+                           size_t length)
+{
+    if (cache != NULL)
+        remember(cache, token, length, NULL);
 }

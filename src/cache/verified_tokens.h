@@ -20,14 +20,25 @@ struct verified_tokens;
 int verified_tokens_new(size_t capacity, struct verified_tokens **out);
 void verified_tokens_free(struct verified_tokens *cache);
 
-/* Whether token was verified before; fills claims when it was. A NULL
- * cache finds nothing. */
-bool verified_tokens_find(struct verified_tokens *cache, const char *token,
-                          size_t length, struct access_token_claims *claims);
+enum verified_verdict {
+    VERIFIED_UNKNOWN, /* not seen: decode and verify it */
+    VERIFIED_VALID,   /* its signature verified; claims are filled */
+    VERIFIED_FORGED,  /* its signature failed under a published key */
+};
+
+/* What the cache knows of token. A NULL cache knows nothing. */
+enum verified_verdict verified_tokens_find(struct verified_tokens *cache,
+                                           const char *token, size_t length,
+                                           struct access_token_claims *claims);
 
 /* Remembers a token whose signature verified, replacing an older entry. */
 void verified_tokens_add(struct verified_tokens *cache, const char *token,
                          size_t length,
                          const struct access_token_claims *claims);
+
+/* Remembers a token whose signature failed, so that a gateway replaying a
+ * forged token does not pay a signature check each time. */
+void verified_tokens_add_forged(struct verified_tokens *cache,
+                                const char *token, size_t length);
 
 #endif

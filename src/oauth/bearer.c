@@ -90,17 +90,31 @@ verify_signed(struct oauth_context *context,
     struct jwt_decoded decoded;
     int error;
 
-    if (verified_tokens_find(context->verified_tokens, token, length,
-                             claims))
+    switch (verified_tokens_find(context->verified_tokens, token, length,
+                                 claims)) {
+    case VERIFIED_VALID:
         return 0;
+    case VERIFIED_FORGED:
+        *reason = "bad_signature";
+        return -EINVAL;
+    case VERIFIED_UNKNOWN:
+        break;
+    }
 
     if (jwt_decode(token, length, &decoded) < 0) {
         *reason = "malformed";
         return -EINVAL;
     }
     error = check_signature(snapshot, &decoded, reason);
-    if (error < 0)
+    if (error < 0) {
+        /* Only a failed signature under a published key is remembered: an
+         * unknown key may yet be published (a rotation on another
+         * instance). */
+        if (strcmp(*reason, "bad_signature") == 0)
+            verified_tokens_add_forged(context->verified_tokens, token,
+                                       length);
         return error;
+    }
 
     *claims = decoded.claims;
     verified_tokens_add(context->verified_tokens, token, length, claims);

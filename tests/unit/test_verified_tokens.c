@@ -27,10 +27,20 @@ finds_only_what_was_added(void **state)
     snprintf(claims.client_id, sizeof(claims.client_id), "client-a");
 
     verified_tokens_add(cache, "aaa.bbb.ccc", 11, &claims);
-    assert_true(verified_tokens_find(cache, "aaa.bbb.ccc", 11, &found));
+    assert_int_equal(verified_tokens_find(cache, "aaa.bbb.ccc", 11, &found),
+                     VERIFIED_VALID);
     assert_string_equal(found.client_id, "client-a");
-    assert_false(verified_tokens_find(cache, "aaa.bbb.ccd", 11, &found));
-    assert_false(verified_tokens_find(cache, "aaa.bbb.cc", 10, &found));
+    assert_int_equal(verified_tokens_find(cache, "aaa.bbb.ccd", 11, &found),
+                     VERIFIED_UNKNOWN);
+    assert_int_equal(verified_tokens_find(cache, "aaa.bbb.cc", 10, &found),
+                     VERIFIED_UNKNOWN);
+
+    /* A forged token is known as forged, and never yields claims. */
+    verified_tokens_add_forged(cache, "aaa.bbb.ccd", 11);
+    assert_int_equal(verified_tokens_find(cache, "aaa.bbb.ccd", 11, &found),
+                     VERIFIED_FORGED);
+    assert_int_equal(verified_tokens_find(cache, "aaa.bbb.ccc", 11, &found),
+                     VERIFIED_VALID);
     verified_tokens_free(cache);
 }
 
@@ -50,7 +60,8 @@ keeps_a_thousand_hot_tokens(void **state)
     }
     for (int i = 0; i < 1000; i++) {
         int length = snprintf(token, sizeof(token), "token-%d", i);
-        found += verified_tokens_find(cache, token, (size_t)length, &claims);
+        found += verified_tokens_find(cache, token, (size_t)length,
+                                      &claims) == VERIFIED_VALID;
     }
     /* A direct-mapped table of the same size keeps about 885. */
     assert_true(found >= 980);
@@ -67,7 +78,9 @@ is_off_with_no_capacity(void **state)
     assert_int_equal(verified_tokens_new(0, &cache), 0);
     assert_null(cache);
     verified_tokens_add(NULL, "a", 1, &claims);
-    assert_false(verified_tokens_find(NULL, "a", 1, &claims));
+    verified_tokens_add_forged(NULL, "a", 1);
+    assert_int_equal(verified_tokens_find(NULL, "a", 1, &claims),
+                     VERIFIED_UNKNOWN);
 }
 
 int
