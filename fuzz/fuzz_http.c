@@ -87,12 +87,28 @@ static bool walk_answers(const char *answer, size_t length, bool strict);
 static const char *current_answer;
 
 static void
+report(FILE *out, const char *message)
+{
+    fprintf(out, "fuzz_http: %s\n", message);
+    if (current_answer != NULL)
+        fprintf(out, "fuzz_http: the answer was:\n%.2000s\n",
+                current_answer);
+    fflush(out);
+}
+
+/* Reports on stderr and, since a fuzzing run hides stderr
+ * (-close_fd_mask=2), in the file FUZZ_HTTP_REPORT names too. */
+static void
 fail(const char *message)
 {
-    fprintf(stderr, "fuzz_http: %s\n", message);
-    if (current_answer != NULL)
-        fprintf(stderr, "fuzz_http: the answer was:\n%.2000s\n",
-                current_answer);
+    const char *path = getenv("FUZZ_HTTP_REPORT");
+    FILE *out = path != NULL ? fopen(path, "a") : NULL;
+
+    report(stderr, message);
+    if (out != NULL) {
+        report(out, message);
+        fclose(out);
+    }
     abort();
 }
 
