@@ -91,8 +91,7 @@ report(FILE *out, const char *message)
 {
     fprintf(out, "fuzz_http: %s\n", message);
     if (current_answer != NULL)
-        fprintf(out, "fuzz_http: the answer was:\n%.2000s\n",
-                current_answer);
+        fprintf(out, "fuzz_http: the answer was:\n%.2000s\n", current_answer);
     fflush(out);
 }
 
