@@ -212,3 +212,24 @@ done:
     sodium_memzero(&credentials, sizeof(credentials));
     return error;
 }
+
+const char *
+client_authenticate_token_request(struct oauth_context *context,
+                                  const struct view_snapshot *snapshot,
+                                  struct http_request *request,
+                                  const struct form *form,
+                                  struct view_client *client,
+                                  struct http_response *response)
+{
+    const char *text;
+
+    if (client_authenticate(context, snapshot, request, form, client,
+                            response) < 0)
+        return NULL;
+
+    text = form_get(form, "token");
+    if (text == NULL)
+        oauth_error_respond(request, response, OAUTH_INVALID_REQUEST,
+                            "token is missing");
+    return text;
+}

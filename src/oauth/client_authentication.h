@@ -25,6 +25,17 @@ int client_authenticate(struct oauth_context *context,
                         struct http_response *response);
 
 /*
+ * The opening of the revocation and introspection endpoints (RFC 7009
+ * §2.1, RFC 7662 §2.1): authenticates the client and finds the token
+ * parameter. Returns the token text (borrowed from the form), or NULL
+ * after writing the error answer.
+ */
+const char *client_authenticate_token_request(
+    struct oauth_context *context, const struct view_snapshot *snapshot,
+    struct http_request *request, const struct form *form,
+    struct view_client *client, struct http_response *response);
+
+/*
  * Reads a form body: checks the Content-Type and parses. On failure
  * writes invalid_request into response and returns a negative errno.
  */

@@ -93,3 +93,13 @@ oauth_error_respond(struct http_request *request,
             "Bearer realm=\"%s\", error=\"%s\", error_description=\"%s\"",
             realm, entry->code, description);
 }
+
+void
+oauth_error_respond_unavailable(struct http_request *request,
+                                struct http_response *response,
+                                const char *description)
+{
+    oauth_error_respond(request, response, OAUTH_TEMPORARILY_UNAVAILABLE,
+                        description);
+    http_response_add_header(response, "Retry-After", "1");
+}

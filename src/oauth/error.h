@@ -45,6 +45,12 @@ void oauth_error_respond_status(struct http_request *request,
                                 unsigned int status, const char *code,
                                 const char *description);
 
+/* 503 temporarily_unavailable with Retry-After: the store cannot be
+ * reached or refused a write; the client should try again shortly. */
+void oauth_error_respond_unavailable(struct http_request *request,
+                                     struct http_response *response,
+                                     const char *description);
+
 /* Adds the headers every token endpoint answer carries (RFC 6749 §5.1). */
 void oauth_add_no_store_headers(struct http_response *response);
 

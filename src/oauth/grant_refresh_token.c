@@ -28,9 +28,9 @@ respond_store_failure(struct http_request *request,
                       struct http_response *response, int error)
 {
     if (error == -EAGAIN) {
-        oauth_error_respond(request, response, OAUTH_TEMPORARILY_UNAVAILABLE,
-                            "the token store is unavailable; retry");
-        http_response_add_header(response, "Retry-After", "1");
+        oauth_error_respond_unavailable(request, response,
+                                        "the token store is unavailable; "
+                                        "retry");
         return;
     }
     oauth_error_respond(request, response, OAUTH_SERVER_ERROR,

@@ -166,22 +166,15 @@ endpoint_introspect(void *context_pointer, struct http_request *request,
     request->log_grant = "introspect";
 
     snapshot = view_acquire(context->view);
-    if (client_authenticate(context, snapshot, request, &form, &client,
-                            response) < 0)
+    text = client_authenticate_token_request(context, snapshot, request,
+                                             &form, &client, response);
+    if (text == NULL)
         goto done;
-
-    text = form_get(&form, "token");
-    if (text == NULL) {
-        oauth_error_respond(request, response, OAUTH_INVALID_REQUEST,
-                            "token is missing");
-        goto done;
-    }
 
     if (introspect(context, snapshot, &client, text, response) < 0) {
-        oauth_error_respond(request, response,
-                            OAUTH_TEMPORARILY_UNAVAILABLE,
-                            "the token store is unavailable; retry");
-        http_response_add_header(response, "Retry-After", "1");
+        oauth_error_respond_unavailable(request, response,
+                                        "the token store is unavailable; "
+                                        "retry");
         goto done;
     }
     oauth_add_no_store_headers(response);

@@ -113,25 +113,18 @@ endpoint_revoke(void *context_pointer, struct http_request *request,
     request->log_grant = "revoke";
 
     snapshot = view_acquire(context->view);
-    if (client_authenticate(context, snapshot, request, &form, &client,
-                            response) < 0)
+    text = client_authenticate_token_request(context, snapshot, request,
+                                             &form, &client, response);
+    if (text == NULL)
         goto done;
-
-    text = form_get(&form, "token");
-    if (text == NULL) {
-        oauth_error_respond(request, response, OAUTH_INVALID_REQUEST,
-                            "token is missing");
-        goto done;
-    }
 
     token_identify(view_keyring(snapshot), text, strlen(text),
                    parse_hint(form_get(&form, "token_type_hint")), &token);
     revoked = revoke_identified(context, request, &client, &token);
     if (revoked < 0) {
-        oauth_error_respond(request, response,
-                            OAUTH_TEMPORARILY_UNAVAILABLE,
-                            "the revocation could not be recorded; retry");
-        http_response_add_header(response, "Retry-After", "1");
+        oauth_error_respond_unavailable(request, response,
+                                        "the revocation could not be "
+                                        "recorded; retry");
         goto done;
     }
 
