@@ -102,33 +102,44 @@ find_way(const struct entry *set, const unsigned char *digest)
     return -1;
 }
 
+/* The set a token belongs to, found and locked. */
+struct locked_set {
+    unsigned char digest[DIGEST_SIZE];
+    struct entry *entries;
+    pthread_mutex_t *stripe;
+    size_t index;
+};
+
+static void
+lock_set(struct verified_tokens *cache, const char *token, size_t length,
+         struct locked_set *set)
+{
+    set->index = digest_token(cache, token, length, set->digest);
+    set->entries = &cache->entries[set->index * WAYS];
+    set->stripe = &cache->stripes[set->index % STRIPE_COUNT];
+    pthread_mutex_lock(set->stripe);
+}
+
 enum verified_verdict
 verified_tokens_find(struct verified_tokens *cache, const char *token,
                      size_t length, struct access_token_claims *claims)
 {
-    unsigned char digest[DIGEST_SIZE];
     enum verified_verdict verdict = VERIFIED_UNKNOWN;
-    struct entry *set;
-    pthread_mutex_t *stripe;
-    size_t index;
+    struct locked_set set;
     int way;
 
     if (cache == NULL)
         return VERIFIED_UNKNOWN;
 
-    index = digest_token(cache, token, length, digest);
-    set = &cache->entries[index * WAYS];
-    stripe = &cache->stripes[index % STRIPE_COUNT];
-
-    pthread_mutex_lock(stripe);
-    way = find_way(set, digest);
-    if (way >= 0 && set[way].forged) {
+    lock_set(cache, token, length, &set);
+    way = find_way(set.entries, set.digest);
+    if (way >= 0 && set.entries[way].forged) {
         verdict = VERIFIED_FORGED;
     } else if (way >= 0) {
-        *claims = set[way].claims;
+        *claims = set.entries[way].claims;
         verdict = VERIFIED_VALID;
     }
-    pthread_mutex_unlock(stripe);
+    pthread_mutex_unlock(set.stripe);
     return verdict;
 }
 
@@ -136,28 +147,23 @@ static void
 remember(struct verified_tokens *cache, const char *token, size_t length,
          const struct access_token_claims *claims)
 {
-    unsigned char digest[DIGEST_SIZE];
-    struct entry *set;
-    pthread_mutex_t *stripe;
-    size_t index;
+    struct locked_set set;
+    struct entry *entry;
     int way;
 
-    index = digest_token(cache, token, length, digest);
-    set = &cache->entries[index * WAYS];
-    stripe = &cache->stripes[index % STRIPE_COUNT];
-
-    pthread_mutex_lock(stripe);
-    way = find_way(set, digest);
+    lock_set(cache, token, length, &set);
+    way = find_way(set.entries, set.digest);
     if (way < 0) {
-        way = cache->next_victim[index];
-        cache->next_victim[index] = (unsigned char)((way + 1) % WAYS);
+        way = cache->next_victim[set.index];
+        cache->next_victim[set.index] = (unsigned char)((way + 1) % WAYS);
     }
-    memcpy(set[way].digest, digest, DIGEST_SIZE);
-    set[way].forged = claims == NULL;
+    entry = &set.entries[way];
+    memcpy(entry->digest, set.digest, DIGEST_SIZE);
+    entry->forged = claims == NULL;
     if (claims != NULL)
-        set[way].claims = *claims;
-    set[way].used = true;
-    pthread_mutex_unlock(stripe);
+        entry->claims = *claims;
+    entry->used = true;
+    pthread_mutex_unlock(set.stripe);
 }
 
 void
